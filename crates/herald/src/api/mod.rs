@@ -1,0 +1,67 @@
+//! The HTTP API: one file per resource, one router built by [`router`].
+
+pub mod events;
+pub mod health;
+pub mod problem;
+pub mod query;
+pub mod topics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{LimitsConfig, StreamsConfig};
+use crate::core::log::Log;
+use crate::transport;
+use problem::Problem;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub log: Arc<Log>,
+    pub limits: LimitsConfig,
+    pub streams: StreamsConfig,
+    /// Cancelled when the server starts shutting down; long-lived responses end on it.
+    pub shutdown: CancellationToken,
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/topics", get(topics::list))
+        .route("/v1/topics/{topic}", get(topics::get))
+        .route("/v1/topics/{topic}/events", post(events::publish))
+        .route("/v1/events", get(events::read))
+        .route("/v1/sse", get(transport::sse::handler))
+        .route("/v1/stream", get(transport::ndjson::handler))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are read with our own limit, which answers in problem+json.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!(
+            "no route for {method} {}; the API is described in docs/DESIGN.md",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
+}

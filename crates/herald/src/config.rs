@@ -1,0 +1,371 @@
+//! Configuration: defaults, then `herald.toml` (or `--config FILE`), then `HERALD_*` environment
+//! variables (`a.b` is `HERALD_A__B`), then command-line flags; validated once at start-up.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::store::sqlite::SyncMode;
+
+/// Everything `herald serve` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// The log's backend: `sqlite` (embedded, the default).
+    pub store: String,
+    /// The live fan-out's backend: `local` (in-process, the default).
+    pub bus: String,
+    pub storage: StorageConfig,
+    pub retention: RetentionConfig,
+    pub limits: LimitsConfig,
+    pub streams: StreamsConfig,
+}
+
+/// Durability of the embedded store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `full` (fsync every group commit; default), `normal` (survives a process crash, not a
+    /// power cut), `off`.
+    pub sync: SyncMode,
+}
+
+/// What the log keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Events older than this are removed.
+    pub max_age: Duration,
+    /// A topic keeps at most this many newest events; 0 means no count limit.
+    pub max_events_per_topic: u64,
+    /// How often retention runs.
+    pub interval: Duration,
+}
+
+/// Input limits, in bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body.
+    pub max_body: usize,
+    /// Largest event payload (`data`).
+    pub max_event: usize,
+}
+
+/// Long-lived streams (SSE, NDJSON, long-poll).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamsConfig {
+    /// Idle time after which a keep-alive is written.
+    pub keepalive: Duration,
+    /// Events the live ring holds; a reader further behind catches up from the log.
+    pub buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("./herald-data"),
+            store: "sqlite".into(),
+            bus: "local".into(),
+            storage: StorageConfig::default(),
+            retention: RetentionConfig::default(),
+            limits: LimitsConfig::default(),
+            streams: StreamsConfig::default(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sync: SyncMode::Full,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(7 * 86_400),
+            max_events_per_topic: 0,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body: 8 << 20,
+            max_event: 1 << 20,
+        }
+    }
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        Self {
+            keepalive: Duration::from_secs(15),
+            buffer: 4096,
+        }
+    }
+}
+
+/// Values given on the command line, applied last.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads and validates the layered configuration.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => bail!("config file {} does not exist", path.display()),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("herald.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("herald.toml"))
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(
+                Env::prefixed("HERALD_")
+                    .split("__")
+                    .filter(|key| is_config_key(key.as_str())),
+            )
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("{}", describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.store != "sqlite" {
+            bail!(
+                "store = {:?} is not available in this build; use \"sqlite\" (the embedded default)",
+                self.store
+            );
+        }
+        if self.bus != "local" {
+            bail!(
+                "bus = {:?} is not available in this build; use \"local\" (the default)",
+                self.bus
+            );
+        }
+        let limits = &self.limits;
+        if limits.max_body == 0 || limits.max_event == 0 {
+            bail!("limits.max_body and limits.max_event must be greater than 0");
+        }
+        if limits.max_event > limits.max_body {
+            bail!(
+                "limits.max_event ({}) must not exceed limits.max_body ({})",
+                limits.max_event,
+                limits.max_body
+            );
+        }
+        if self.streams.buffer < 16 {
+            bail!(
+                "streams.buffer must be at least 16 events, got {}",
+                self.streams.buffer
+            );
+        }
+        for (name, d) in [
+            ("streams.keepalive", self.streams.keepalive),
+            ("retention.max_age", self.retention.max_age),
+            ("retention.interval", self.retention.interval),
+        ] {
+            if d.0.is_zero() {
+                bail!("{name} must be longer than 0");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Top-level keys, so unrelated `HERALD_*` variables (such as the CLI's `HERALD_KEY`) are not
+/// mistaken for configuration.
+fn is_config_key(key: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "listen",
+        "data_dir",
+        "store",
+        "bus",
+        "storage",
+        "retention",
+        "limits",
+        "streams",
+    ];
+    KEYS.contains(&key.split('.').next().unwrap_or(key))
+}
+
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("invalid configuration{source}: {}", e.kind)
+            } else {
+                format!("invalid configuration key `{key}`{source}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A duration written with a unit: `250ms`, `5s`, `2m`, `1h`, `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    /// A whole number of seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(std::time::Duration::from_secs(secs))
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().map_err(|_| {
+            format!(
+                "`{s}` is not a duration; write a number and a unit, like 250ms, 5s, 2m, 1h or 1d"
+            )
+        })?;
+        let millis = match unit {
+            "ms" => Some(n),
+            "s" => n.checked_mul(1_000),
+            "m" => n.checked_mul(60_000),
+            "h" => n.checked_mul(3_600_000),
+            "d" => n.checked_mul(86_400_000),
+            _ => return Err(format!("`{s}` has no known unit; use ms, s, m, h or d")),
+        };
+        millis
+            .map(|ms| Self(std::time::Duration::from_millis(ms)))
+            .ok_or_else(|| format!("`{s}` is too long"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let (n, unit) = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ]
+        .into_iter()
+        .find(|(size, _)| ms % size == 0 && ms > 0)
+        .map_or((ms, "ms"), |(size, unit)| (ms / size, unit));
+        write!(f, "{n}{unit}")
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!("250ms".parse::<Duration>().unwrap().0.as_millis(), 250);
+        assert_eq!("2m".parse::<Duration>().unwrap().0.as_secs(), 120);
+        assert_eq!("1d".parse::<Duration>().unwrap().0.as_secs(), 86_400);
+        assert!("5".parse::<Duration>().unwrap_err().contains("unit"));
+        assert!(
+            "fast"
+                .parse::<Duration>()
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert_eq!(Duration::from_secs(7 * 86_400).to_string(), "7d");
+        assert_eq!("1500ms".parse::<Duration>().unwrap().to_string(), "1500ms");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                "listen = \"127.0.0.1:9000\"\n[retention]\nmax_age = \"1h\"\n",
+            )?;
+            jail.set_env("HERALD_RETENTION__MAX_AGE", "2h");
+            jail.set_env("HERALD_KEY", "not-config");
+            let c = Config::load(None, Overrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.retention.max_age.0.as_secs(), 7200);
+            let c = Config::load(
+                None,
+                Overrides {
+                    listen: Some("127.0.0.1:9001".into()),
+                    data_dir: None,
+                },
+            )
+            .unwrap();
+            assert_eq!(c.listen.port(), 9001);
+            jail.set_env("HERALD_LIMITS__MAX_BODY", "lots");
+            let err = Config::load(None, Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("limits.max_body"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "[limits]\nmax_bdy = 5\n")?;
+            let err = Config::load(None, Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_bdy"), "{err}");
+            Ok(())
+        });
+    }
+}

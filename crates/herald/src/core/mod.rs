@@ -1,0 +1,6 @@
+//! Herald's own logic: topics, events, and the log readers follow. No HTTP, no SQL here.
+
+pub mod event;
+pub mod follow;
+pub mod log;
+pub mod topic;

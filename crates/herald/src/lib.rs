@@ -1,0 +1,107 @@
+//! Herald: an event-driven API server. A producer publishes an event once; consumers receive it
+//! over webhooks, STOMP, Server-Sent Events, NDJSON or long-polling, all from one durable log.
+//!
+//! [`Herald::open`] builds the server from a [`config::Config`]; [`Herald::serve`] runs it on a
+//! listener until a shutdown token fires. `main.rs` only parses the command line.
+
+pub mod api;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod store;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::local::LocalBus;
+use crate::config::Config;
+use crate::core::log::Log;
+use crate::store::RetentionPolicy;
+use crate::store::sqlite::SqliteStore;
+
+/// How long shutdown waits for in-flight requests before closing anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Herald server with its store open, ready to serve.
+pub struct Herald {
+    config: Config,
+    log: Arc<Log>,
+}
+
+impl Herald {
+    /// Opens the store named by the configuration.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let bus = Arc::new(LocalBus::new(config.streams.buffer));
+        let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus.clone())
+            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        let log = Arc::new(Log::new(Arc::new(store), bus));
+        Ok(Self { config, log })
+    }
+
+    /// The log, for embedding and tests.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` is cancelled, then drains: new connections are
+    /// refused, streams end cleanly, in-flight publishes finish, and the store is closed.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let tasks = TaskTracker::new();
+        tasks.spawn(retention(
+            self.log.clone(),
+            self.config.clone(),
+            shutdown.clone(),
+        ));
+        let state = api::AppState {
+            log: self.log.clone(),
+            limits: self.config.limits.clone(),
+            streams: self.config.streams.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let server = axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let drained = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        };
+        tokio::select! {
+            result = server => result.context("the HTTP server failed")?,
+            () = drained => tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing them"),
+        }
+        tasks.close();
+        tasks.wait().await;
+        self.log.store().close().await;
+        Ok(())
+    }
+}
+
+/// Removes expired events now and then, until shutdown.
+async fn retention(log: Arc<Log>, config: Config, shutdown: CancellationToken) {
+    let policy = RetentionPolicy {
+        max_age_ms: i64::try_from(config.retention.max_age.0.as_millis()).unwrap_or(i64::MAX),
+        max_events_per_topic: (config.retention.max_events_per_topic > 0)
+            .then_some(config.retention.max_events_per_topic),
+    };
+    loop {
+        match log.store().enforce_retention(policy).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "retention removed old events"),
+            Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(config.retention.interval.0) => {}
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The `herald` command: `serve` runs the server; the other subcommands are its clients.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use herald::Herald;
+use herald::cli::{publish, tail};
+use herald::config::{Config, Overrides};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Event-driven API server: publish once, deliver everywhere"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Publish one event.
+    Publish(publish::PublishArgs),
+    /// Follow events matching patterns and print them.
+    Tail(tail::TailArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Config file (default: ./herald.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// HTTP listen address (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data directory (default ./herald-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Publish(args) => publish::run(args).await,
+            Command::Tail(args) => tail::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+    };
+    let config = Config::load(args.config.as_deref(), overrides)?;
+    let herald = Herald::open(config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}: {e} (choose another with --listen)",
+                config.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    // Printed on stdout in a fixed form, so scripts and tests can find the port.
+    println!(
+        "herald: listening on http://{addr} (data in {})",
+        config.data_dir.display()
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    herald.serve(listener, shutdown).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.cancel();
+}

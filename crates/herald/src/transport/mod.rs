@@ -1,0 +1,118 @@
+//! Long-lived transports. Each turns a [`Follower`] into bytes in its own format; the event
+//! encodings themselves are shared (see [`crate::core::event::Event`]).
+
+pub mod ndjson;
+pub mod sse;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use bytes::{Bytes, BytesMut};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::AppState;
+use crate::api::problem::Problem;
+use crate::api::query::Query;
+use crate::core::event::Event;
+use crate::core::follow::{FollowError, Follower, Start};
+
+/// How a stream format writes what it has to say.
+pub(crate) trait Format: Send + 'static {
+    /// Bytes sent before anything else.
+    fn preamble(&self) -> Option<Bytes>;
+    /// One event.
+    fn event(&self, event: &Event) -> Bytes;
+    /// Sent after `keepalive` of silence.
+    fn keepalive(&self) -> Bytes;
+    /// Sent just before the server ends the stream, saying why.
+    fn farewell(&self, reason: &str) -> Option<Bytes>;
+}
+
+/// Validates a stream request and starts its follower: replay from `after`/`Last-Event-ID`, or
+/// only new events when neither is given. Retention is checked here so the client gets a 410.
+pub(crate) async fn open_follower(
+    state: &AppState,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Follower, Problem> {
+    let query = Query::parse(raw_query, &["topic", "after"])?;
+    let patterns = query.patterns()?;
+    let start = match query.start_after(headers)? {
+        Some(after) => {
+            state.log.ensure_retained(&patterns, after).await?;
+            Start::After(after)
+        }
+        None => Start::Now,
+    };
+    Ok(state.log.follow(patterns, start))
+}
+
+/// The response body of a stream: events as they come, keep-alives when idle, and a clean end
+/// at shutdown.
+pub(crate) fn body<F: Format>(
+    follower: Follower,
+    format: F,
+    keepalive: Duration,
+    shutdown: CancellationToken,
+) -> Body {
+    struct State<F> {
+        follower: Follower,
+        format: F,
+        keepalive: Duration,
+        shutdown: CancellationToken,
+        preamble: Option<Bytes>,
+        done: bool,
+    }
+    let preamble = format.preamble();
+    let state = State {
+        follower,
+        format,
+        keepalive,
+        shutdown,
+        preamble,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        if s.done {
+            return None;
+        }
+        if let Some(preamble) = s.preamble.take() {
+            return Some((Ok::<_, Infallible>(preamble), s));
+        }
+        let chunk = tokio::select! {
+            biased;
+            () = s.shutdown.cancelled() => {
+                s.done = true;
+                s.format.farewell("server shutting down; reconnect to resume")?
+            }
+            next = s.follower.next() => match next {
+                Ok(events) => encode_batch(&s.format, &events),
+                Err(e) => {
+                    s.done = true;
+                    if !matches!(e, FollowError::Expired { .. }) {
+                        tracing::warn!(error = %e, "stream ended");
+                    }
+                    s.format.farewell(&e.to_string())?
+                }
+            },
+            () = tokio::time::sleep(s.keepalive) => s.format.keepalive(),
+        };
+        Some((Ok(chunk), s))
+    });
+    Body::from_stream(stream)
+}
+
+fn encode_batch<F: Format>(format: &F, events: &[Arc<Event>]) -> Bytes {
+    if let [event] = events {
+        return format.event(event);
+    }
+    let encoded: Vec<Bytes> = events.iter().map(|e| format.event(e)).collect();
+    let mut out = BytesMut::with_capacity(encoded.iter().map(Bytes::len).sum());
+    for bytes in encoded {
+        out.extend_from_slice(&bytes);
+    }
+    out.freeze()
+}

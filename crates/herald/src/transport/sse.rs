@@ -1,0 +1,65 @@
+//! `GET /v1/sse`: Server-Sent Events for `EventSource`. `id:` is the event's `seq`, so a
+//! browser's automatic reconnect (with `Last-Event-ID`) resumes exactly where it stopped.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use herald_codec::sse;
+
+use super::Format;
+use crate::api::AppState;
+use crate::api::problem::Problem;
+use crate::core::event::Event;
+
+/// How long a browser waits before reconnecting, sent as the stream's first field.
+const RETRY_MS: u64 = 2000;
+
+struct Sse;
+
+impl Format for Sse {
+    fn preamble(&self) -> Option<Bytes> {
+        let mut out = BytesMut::new();
+        sse::encode_retry(RETRY_MS, &mut out);
+        Some(out.freeze())
+    }
+
+    fn event(&self, event: &Event) -> Bytes {
+        event.sse_frame()
+    }
+
+    fn keepalive(&self) -> Bytes {
+        Bytes::from_static(b": keep-alive\n\n")
+    }
+
+    fn farewell(&self, reason: &str) -> Option<Bytes> {
+        let mut out = BytesMut::new();
+        sse::encode_comment(reason, &mut out);
+        Some(out.freeze())
+    }
+}
+
+/// Opens an event stream.
+pub async fn handler(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let follower = super::open_follower(&state, query.as_deref(), &headers).await?;
+    let body = super::body(
+        follower,
+        Sse,
+        state.streams.keepalive.0,
+        state.shutdown.clone(),
+    );
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies not to buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
