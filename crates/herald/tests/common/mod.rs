@@ -1,0 +1,273 @@
+//! Shared test helpers: a real server on 127.0.0.1:0 (in-process or the built binary) and small
+//! clients for its HTTP API and streams.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use herald::Herald;
+use herald::config::Config;
+use herald::core::log::Log;
+use herald::store::sqlite::SyncMode;
+use herald_codec::{ndjson, sse};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// A Herald running inside the test process.
+pub struct TestServer {
+    pub url: String,
+    pub log: Arc<Log>,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts with test-friendly defaults; `tweak` adjusts the configuration.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.data_dir = dir.path().to_path_buf();
+        config.storage.sync = SyncMode::Normal;
+        tweak(&mut config);
+        config.validate().unwrap();
+        let herald = Herald::open(config).await.unwrap();
+        let log = herald.log().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(herald.serve(listener, shutdown.clone()));
+        Self {
+            url,
+            log,
+            shutdown,
+            task,
+            dir,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// The built `herald` binary running `serve` in a child process.
+pub struct Process {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Process {
+    /// Starts `herald serve` on a free port with `data_dir`, waiting for its "listening" line.
+    pub fn serve(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .envs(envs.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the herald binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no listening line, got {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// Sends a signal (`-9`, `-TERM`) and waits for the exit.
+    pub fn signal(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// POSTs `body` to a topic; returns the status and the JSON answer.
+pub async fn publish(url: &str, topic: &str, body: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!("{url}/v1/topics/{topic}/events"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
+    )
+}
+
+/// GETs a path; returns the status, content type and JSON answer.
+pub async fn get(url: &str, path: &str) -> (u16, String, Value) {
+    let response = client().get(format!("{url}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let ct = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The seqs of events in a JSON array.
+pub fn seqs(events: &Value) -> Vec<u64> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// What a stream reader receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Event(Value),
+    /// SSE comment or NDJSON blank line.
+    KeepAlive(String),
+    Retry(u64),
+}
+
+/// A stream client: SSE or NDJSON over a real HTTP connection.
+pub struct Stream {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    sse: Option<sse::Decoder>,
+    ndjson: ndjson::Decoder,
+    pending: std::collections::VecDeque<Item>,
+    pub status: u16,
+    pub content_type: String,
+}
+
+impl Stream {
+    /// Opens `path` (`/v1/sse?...` or `/v1/stream?...`) with extra headers.
+    pub async fn open(url: &str, path: &str, headers: &[(&str, &str)]) -> Self {
+        let mut request = client().get(format!("{url}{path}"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let sse = path.starts_with("/v1/sse").then(sse::Decoder::new);
+        Self {
+            body: response.bytes_stream().boxed(),
+            sse,
+            ndjson: ndjson::Decoder::new(usize::MAX),
+            pending: Default::default(),
+            status,
+            content_type,
+        }
+    }
+
+    /// The next item, or `None` when the stream ended (or nothing came within 10 s).
+    pub async fn next_item(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
+                .await
+                .ok()??
+                .ok()?;
+            match &mut self.sse {
+                Some(decoder) => {
+                    decoder.push(&chunk);
+                    while let Some(item) = decoder.next_item() {
+                        self.pending.push_back(match item {
+                            sse::Item::Event(e) => {
+                                let value: Value = serde_json::from_str(&e.data).unwrap();
+                                assert_eq!(
+                                    e.last_event_id,
+                                    value["seq"].to_string(),
+                                    "SSE id is the seq"
+                                );
+                                assert_eq!(
+                                    e.event, "message",
+                                    "no event: field, so onmessage sees everything"
+                                );
+                                Item::Event(value)
+                            }
+                            sse::Item::Comment(c) => Item::KeepAlive(c),
+                            sse::Item::Retry(ms) => Item::Retry(ms),
+                        });
+                    }
+                }
+                None => {
+                    if chunk.iter().all(|b| *b == b'\n') {
+                        self.pending.push_back(Item::KeepAlive(String::new()));
+                    }
+                    self.ndjson.push(&chunk);
+                    while let Some(line) = self.ndjson.next_line().unwrap() {
+                        self.pending
+                            .push_back(Item::Event(serde_json::from_slice(&line).unwrap()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next event, skipping keep-alives and hints.
+    pub async fn next_event(&mut self) -> Option<Value> {
+        loop {
+            match self.next_item().await? {
+                Item::Event(e) => return Some(e),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next `n` events' seqs.
+    pub async fn take_seqs(&mut self, n: usize) -> Vec<u64> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            match self.next_event().await {
+                Some(e) => out.push(e["seq"].as_u64().unwrap()),
+                None => panic!("stream ended after {} of {n} events: {out:?}", out.len()),
+            }
+        }
+        out
+    }
+}
+
+/// Publishes `n` events `{"i": k}` on `topic`, one request each; returns their seqs.
+pub async fn publish_many(url: &str, topic: &str, n: usize) -> Vec<u64> {
+    let mut seqs = Vec::with_capacity(n);
+    for i in 0..n {
+        let (status, event) = publish(url, topic, &format!(r#"{{"data":{{"i":{i}}}}}"#)).await;
+        assert_eq!(status, 201, "{event}");
+        seqs.push(event["seq"].as_u64().unwrap());
+    }
+    seqs
+}
