@@ -5,3 +5,4 @@
 
 pub mod ndjson;
 pub mod sse;
+pub mod stomp;

@@ -213,7 +213,8 @@ fn is_config_key(key: &str) -> bool {
         "limits",
         "streams",
     ];
-    KEYS.contains(&key.split('.').next().unwrap_or(key))
+    let top = key.split('.').next().unwrap_or(key).to_ascii_lowercase();
+    KEYS.contains(&top.as_str())
 }
 
 fn describe(error: figment::Error) -> String {
