@@ -304,6 +304,7 @@ impl<'de> Deserialize<'de> for Duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's signature, not ours
 mod tests {
     use super::*;
 
