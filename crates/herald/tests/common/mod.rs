@@ -30,7 +30,10 @@ impl TestServer {
     /// Starts with test-friendly defaults; `tweak` adjusts the configuration.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         config.storage.sync = SyncMode::Normal;
         tweak(&mut config);
         config.validate().unwrap();

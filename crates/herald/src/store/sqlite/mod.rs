@@ -66,11 +66,15 @@ CREATE TABLE IF NOT EXISTS topics (
 
 const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data";
 
+/// A write transaction run on the writer thread by other parts of the store (see [`SqliteStore::write`]).
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
 enum Command {
     Append(
         Vec<NewEvent>,
         oneshot::Sender<Result<Vec<Appended>, StoreError>>,
     ),
+    Write(WriteJob),
     Retention(RetentionPolicy, oneshot::Sender<Result<u64, StoreError>>),
     Close(oneshot::Sender<()>),
 }
@@ -133,6 +137,33 @@ impl SqliteStore {
             readers,
             head,
         })
+    }
+
+    /// Runs `f` on the writer thread, after every append queued before it has committed.
+    /// Other tables of the store (queues, webhooks) write through this, so there is one writer.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(backend));
+        });
+        self.commands
+            .send(Command::Write(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read connection.
+    pub async fn read_with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.readers.run(f).await
     }
 
     async fn call<T>(
@@ -380,6 +411,10 @@ impl Writer {
             loop {
                 match command {
                     Command::Append(events, reply) => group.push((events, reply)),
+                    Command::Write(job) => {
+                        self.commit_group(&mut group);
+                        job(&mut self.conn);
+                    }
                     Command::Retention(policy, reply) => {
                         self.commit_group(&mut group);
                         let _ = reply.send(self.retention(policy).map_err(backend));
