@@ -28,6 +28,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub limits: LimitsConfig,
     pub streams: StreamsConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// Durability of the embedded store.
@@ -71,6 +72,65 @@ pub struct StreamsConfig {
     pub buffer: usize,
 }
 
+/// Webhook delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Address ranges webhooks may reach besides public addresses, e.g. `127.0.0.0/8`
+    /// (a list, or one comma-separated string as environment variables give it).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allow_networks: Vec<String>,
+    /// A subscription failing without a single success for this long is disabled.
+    pub disable_after: Duration,
+    /// Request timeout for subscriptions that set none.
+    pub timeout: Duration,
+    /// Concurrent requests per subscription for subscriptions that set none.
+    pub max_in_flight: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_networks: Vec::new(),
+            disable_after: Duration::from_secs(3 * 86_400),
+            timeout: Duration::from_secs(15),
+            max_in_flight: 8,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// The allow-list as networks.
+    pub fn networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.allow_networks
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("webhooks.allow_networks: `{n}` is not an address range like 127.0.0.0/8 or ::1/128"))
+            })
+            .collect()
+    }
+}
+
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match ListOrCsv::deserialize(d)? {
+        ListOrCsv::List(list) => list,
+        ListOrCsv::Csv(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -82,6 +142,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             limits: LimitsConfig::default(),
             streams: StreamsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -181,6 +242,10 @@ impl Config {
                 limits.max_body
             );
         }
+        self.webhooks.networks()?;
+        if self.webhooks.max_in_flight == 0 {
+            bail!("webhooks.max_in_flight must be at least 1");
+        }
         if self.streams.buffer < 16 {
             bail!(
                 "streams.buffer must be at least 16 events, got {}",
@@ -191,6 +256,8 @@ impl Config {
             ("streams.keepalive", self.streams.keepalive),
             ("retention.max_age", self.retention.max_age),
             ("retention.interval", self.retention.interval),
+            ("webhooks.timeout", self.webhooks.timeout),
+            ("webhooks.disable_after", self.webhooks.disable_after),
         ] {
             if d.0.is_zero() {
                 bail!("{name} must be longer than 0");
@@ -212,6 +279,7 @@ fn is_config_key(key: &str) -> bool {
         "retention",
         "limits",
         "streams",
+        "webhooks",
     ];
     let top = key.split('.').next().unwrap_or(key).to_ascii_lowercase();
     KEYS.contains(&top.as_str())
@@ -338,9 +406,11 @@ mod tests {
             )?;
             jail.set_env("HERALD_RETENTION__MAX_AGE", "2h");
             jail.set_env("HERALD_KEY", "not-config");
+            jail.set_env("HERALD_WEBHOOKS__ALLOW_NETWORKS", "127.0.0.0/8, ::1/128");
             let c = Config::load(None, Overrides::default()).unwrap();
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.retention.max_age.0.as_secs(), 7200);
+            assert_eq!(c.webhooks.networks().unwrap().len(), 2);
             let c = Config::load(
                 None,
                 Overrides {

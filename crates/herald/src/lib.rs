@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod store;
 pub mod transport;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,11 @@ use crate::config::Config;
 use crate::core::log::Log;
 use crate::store::RetentionPolicy;
 use crate::store::sqlite::SqliteStore;
+use crate::store::webhooks::WebhookStore;
+use crate::webhook::dispatcher::Dispatcher;
+use crate::webhook::sender::Sender;
+use crate::webhook::ssrf::Guard;
+use crate::webhook::worker::Settings;
 
 /// How long shutdown waits for in-flight requests before closing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,16 +39,23 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Herald {
     config: Config,
     log: Arc<Log>,
+    webhook_store: Arc<dyn WebhookStore>,
 }
 
 impl Herald {
     /// Opens the store named by the configuration.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        install_crypto();
         let bus = Arc::new(LocalBus::new(config.streams.buffer));
         let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus.clone())
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-        let log = Arc::new(Log::new(Arc::new(store), bus));
-        Ok(Self { config, log })
+        let store = Arc::new(store);
+        let log = Arc::new(Log::new(store.clone(), bus));
+        Ok(Self {
+            config,
+            log,
+            webhook_store: store,
+        })
     }
 
     /// The log, for embedding and tests.
@@ -63,10 +76,27 @@ impl Herald {
             self.config.clone(),
             shutdown.clone(),
         ));
+        let webhooks = &self.config.webhooks;
+        let sender = Sender::new(Guard::new(webhooks.networks()?))
+            .context("cannot build the webhook client")?;
+        let settings = Settings {
+            disable_after: webhooks.disable_after.0,
+        };
+        let dispatcher = Dispatcher::start(
+            self.log.clone(),
+            self.webhook_store.clone(),
+            sender,
+            settings,
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot start webhook delivery")?;
         let state = api::AppState {
             log: self.log.clone(),
             limits: self.config.limits.clone(),
             streams: self.config.streams.clone(),
+            webhooks: dispatcher.clone(),
+            webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
         };
         let server = axum::serve(listener, api::router(state))
@@ -81,9 +111,15 @@ impl Herald {
         }
         tasks.close();
         tasks.wait().await;
+        dispatcher.wait().await;
         self.log.store().close().await;
         Ok(())
     }
+}
+
+/// Picks ring as rustls' crypto for outbound HTTPS (webhooks, the CLI); idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Removes expired events now and then, until shutdown.

@@ -16,7 +16,9 @@ use serde_json::value::RawValue;
 use super::AppState;
 use super::problem::Problem;
 use super::query::Query;
-use crate::core::event::{Event, NewEvent, Payload, compact_json, validate_id, validate_type};
+use crate::core::event::{
+    Event, NewEvent, Payload, compact_json, json_array, validate_id, validate_type,
+};
 use crate::core::follow::Start;
 use crate::core::topic::Topic;
 
@@ -132,7 +134,11 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     ))
 }
 
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Problem> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, Problem> {
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -205,21 +211,6 @@ pub async fn read(
     body.put_slice(&json_array(&events));
     body.put_slice(format!(",\"next_after\":{next_after}}}").as_bytes());
     Ok(json_response(StatusCode::OK, body.freeze()))
-}
-
-/// A JSON array of events from their shared encodings.
-fn json_array(events: &[Arc<Event>]) -> Bytes {
-    let mut out =
-        BytesMut::with_capacity(events.iter().map(|e| e.json().len() + 1).sum::<usize>() + 2);
-    out.put_u8(b'[');
-    for (i, event) in events.iter().enumerate() {
-        if i > 0 {
-            out.put_u8(b',');
-        }
-        out.put_slice(&event.json());
-    }
-    out.put_u8(b']');
-    out.freeze()
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response {

@@ -1,9 +1,11 @@
 //! The HTTP API: one file per resource, one router built by [`router`].
 
+pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod problem;
 pub mod query;
+pub mod subscriptions;
 pub mod topics;
 
 use std::sync::Arc;
@@ -12,6 +14,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
+
+use crate::config::WebhooksConfig;
+use crate::webhook::dispatcher::Dispatcher;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{LimitsConfig, StreamsConfig};
@@ -25,6 +30,9 @@ pub struct AppState {
     pub log: Arc<Log>,
     pub limits: LimitsConfig,
     pub streams: StreamsConfig,
+    pub webhooks: Arc<Dispatcher>,
+    /// Defaults for subscriptions that set no timeout or concurrency.
+    pub webhook_defaults: WebhooksConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.
     pub shutdown: CancellationToken,
 }
@@ -38,6 +46,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/topics/{topic}", get(topics::get))
         .route("/v1/topics/{topic}/events", post(events::publish))
         .route("/v1/events", get(events::read))
+        .route(
+            "/v1/subscriptions",
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            "/v1/subscriptions/{id}",
+            get(subscriptions::get)
+                .patch(subscriptions::patch)
+                .delete(subscriptions::delete),
+        )
+        .route(
+            "/v1/subscriptions/{id}/rotate-secret",
+            post(subscriptions::rotate_secret),
+        )
+        .route("/v1/subscriptions/{id}/replay", post(subscriptions::replay))
+        .route(
+            "/v1/subscriptions/{id}/deliveries",
+            get(subscriptions::deliveries),
+        )
+        .route("/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/v1/sse", get(transport::sse::handler))
         .route("/v1/stream", get(transport::ndjson::handler))
         .fallback(not_found)

@@ -51,6 +51,11 @@ impl Query {
         }
     }
 
+    /// A single text parameter, if present.
+    pub fn text(&self, name: &str) -> Result<Option<&str>, Problem> {
+        self.one(name)
+    }
+
     /// The `topic=` patterns (at least one).
     pub fn patterns(&self) -> Result<PatternSet, Problem> {
         PatternSet::parse(&self.all("topic"))

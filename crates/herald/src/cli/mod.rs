@@ -53,8 +53,9 @@ fn connect_error(server: &str) -> impl FnOnce(reqwest::Error) -> anyhow::Error +
     }
 }
 
-/// A plain HTTP client (TLS arrives with the security work; until then use http:// or a proxy).
+/// The HTTP client (http and https).
 fn client() -> anyhow::Result<reqwest::Client> {
+    crate::install_crypto();
     reqwest::Client::builder()
         .build()
         .context("cannot build the HTTP client")

@@ -159,6 +159,27 @@ impl Event {
     }
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A JSON array of events, from their shared encodings.
+pub fn json_array(events: &[Arc<Event>]) -> Bytes {
+    let mut out = BytesMut::with_capacity(events.iter().map(|e| e.line.len()).sum::<usize>() + 2);
+    out.put_u8(b'[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        out.put_slice(&event.line[..event.line.len() - 1]);
+    }
+    out.put_u8(b']');
+    out.freeze()
+}
+
 /// Formats Unix milliseconds as RFC 3339 UTC with exactly three fractional digits.
 pub fn format_time(time_ms: i64) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(

@@ -5,6 +5,7 @@
 //! earlier one is visible, so `seq` is a safe resume cursor.
 
 pub mod sqlite;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -71,6 +72,13 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// The events with these `seq`s that are still retained, in `seq` order.
+    async fn events_at(&self, seqs: &[u64]) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// The highest `seq` of an event published before `time_ms` (0 when none): where a replay
+    /// "since a time" starts.
+    async fn seq_before(&self, time_ms: i64) -> Result<u64, StoreError>;
 
     /// The highest committed `seq` (0 for an empty log).
     fn head(&self) -> u64;

@@ -273,3 +273,49 @@ pub async fn publish_many(url: &str, topic: &str, n: usize) -> Vec<u64> {
     }
     seqs
 }
+
+pub mod receiver;
+
+/// Sends a JSON request; returns the status and JSON answer (Null when empty).
+pub async fn send_json(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = client().request(method.parse().unwrap(), url);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A server whose webhooks may reach loopback (where the test receivers listen).
+pub async fn webhook_server() -> TestServer {
+    TestServer::start(|c| c.webhooks.allow_networks = vec!["127.0.0.0/8".into()]).await
+}
+
+/// Creates a subscription; returns its JSON.
+pub async fn subscribe(server: &str, body: Value) -> Value {
+    let (status, sub) = send_json("POST", &format!("{server}/v1/subscriptions"), Some(body)).await;
+    assert_eq!(status, 201, "{sub}");
+    sub
+}
+
+/// Polls `check` (up to 20 s) until it returns Some.
+pub async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..2000 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached within 20 s");
+}

@@ -10,16 +10,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+mod webhooks;
+
 use super::{Appended, RetentionPolicy, Store, StoreError, TopicInfo};
 use crate::bus::Bus;
-use crate::core::event::{Event, NewEvent, Payload, generate_id};
+use crate::core::event::{Event, NewEvent, Payload, generate_id, now_ms};
 use crate::core::topic::{Pattern, PatternSet};
 
 /// How hard a commit works to reach the disk.
@@ -107,6 +108,7 @@ impl SqliteStore {
         ))
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
         let (head, last_time): (u64, i64) = conn
             .query_row(
                 "SELECT coalesce(max(seq), 0), coalesce(max(time_ms), 0) FROM events",
@@ -221,6 +223,54 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn events_at(&self, seqs: &[u64]) -> Result<Vec<Arc<Event>>, StoreError> {
+        let seqs = seqs.to_vec();
+        self.readers
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"
+                ))?;
+                let mut out = Vec::with_capacity(seqs.len());
+                for seq in seqs {
+                    if let Some(event) = stmt.query_row([seq], event_from_row).optional()? {
+                        out.push(event);
+                    }
+                }
+                out.sort_by_key(|e| e.seq);
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn seq_before(&self, time_ms: i64) -> Result<u64, StoreError> {
+        self.readers
+            .run(move |conn| {
+                // Times never decrease along seq, so the answer is a binary search away; SQLite
+                // has no index on time, so search seq by bounds instead of scanning.
+                let (mut lo, mut hi): (u64, u64) = conn.query_row(
+                    "SELECT coalesce(min(seq), 1) - 1, coalesce(max(seq), 0) FROM events",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, time_ms FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+                )?;
+                // Invariant: every event with seq <= lo is before time_ms; none after hi is.
+                while lo < hi {
+                    let mid = lo + (hi - lo).div_ceil(2);
+                    let (seq, time): (u64, i64) =
+                        stmt.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    if time < time_ms {
+                        lo = seq;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                Ok(lo)
+            })
+            .await
+    }
+
     fn head(&self) -> u64 {
         self.head.load(Ordering::SeqCst)
     }
@@ -285,12 +335,6 @@ impl Store for SqliteStore {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Arc<Event>> {
