@@ -528,3 +528,38 @@ async fn the_ssrf_guard_refuses_private_addresses_without_an_allow_list() {
     assert!(rx.hits("/x").is_empty(), "nothing reached the receiver");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn kill_9_with_deliveries_pending_and_retrying_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("HERALD_WEBHOOKS__ALLOW_NETWORKS", "127.0.0.0/8")];
+    let server = common::Process::serve(dir.path(), &env);
+    let rx = Receiver::start().await;
+    rx.delay(Duration::from_millis(20));
+    rx.script("/flaky", &[500; 15]);
+    subscribe(&server.url, json!({"url": format!("{}/steady", rx.url), "topics": ["k"], "max_in_flight": 1})).await;
+    subscribe(&server.url, json!({"url": format!("{}/flaky", rx.url), "topics": ["k"], "retry_schedule": ["50ms", "50ms", "50ms", "50ms"]})).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let (_, event) = publish(&server.url, "k", &format!(r#"{{"data":{i}}}"#)).await;
+        ids.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    rx.wait_for("/steady", 5).await;
+    assert!(rx.hits("/steady").len() < 40, "still delivering when killed");
+    server.signal("-9");
+
+    let server = common::Process::serve(dir.path(), &env);
+    for path in ["/steady", "/flaky"] {
+        let received = eventually(|| async {
+            let hits = rx.hits(path);
+            let got: std::collections::BTreeSet<String> =
+                hits.iter().filter(|h| h.header("webhook-id").len() > 0).map(|h| h.json()["id"].as_str().unwrap().to_owned()).collect();
+            (got == ids).then_some(hits)
+        })
+        .await;
+        for hit in &received {
+            assert_eq!(hit.header("webhook-id"), hit.json()["id"].as_str().unwrap(), "a duplicate carries the same webhook-id");
+        }
+    }
+    drop(server);
+}

@@ -103,6 +103,7 @@ impl Drop for Process {
 }
 
 pub fn client() -> reqwest::Client {
+    herald::install_crypto();
     reqwest::Client::new()
 }
 
