@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use herald::Herald;
-use herald::cli::{publish, tail};
+use herald::cli::{listen, publish, tail};
 use herald::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Follow events matching patterns and print them.
     Tail(tail::TailArgs),
+    /// Forward events to a local URL as signed webhooks (for apps behind a firewall).
+    Listen(listen::ListenArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
+            Command::Listen(args) => listen::run(args).await,
         }
     });
     match result {

@@ -537,7 +537,11 @@ async fn kill_9_with_deliveries_pending_and_retrying_loses_none() {
     let rx = Receiver::start().await;
     rx.delay(Duration::from_millis(20));
     rx.script("/flaky", &[500; 15]);
-    subscribe(&server.url, json!({"url": format!("{}/steady", rx.url), "topics": ["k"], "max_in_flight": 1})).await;
+    subscribe(
+        &server.url,
+        json!({"url": format!("{}/steady", rx.url), "topics": ["k"], "max_in_flight": 1}),
+    )
+    .await;
     subscribe(&server.url, json!({"url": format!("{}/flaky", rx.url), "topics": ["k"], "retry_schedule": ["50ms", "50ms", "50ms", "50ms"]})).await;
     let mut ids = std::collections::BTreeSet::new();
     for i in 0..40 {
@@ -545,21 +549,83 @@ async fn kill_9_with_deliveries_pending_and_retrying_loses_none() {
         ids.insert(event["id"].as_str().unwrap().to_owned());
     }
     rx.wait_for("/steady", 5).await;
-    assert!(rx.hits("/steady").len() < 40, "still delivering when killed");
+    assert!(
+        rx.hits("/steady").len() < 40,
+        "still delivering when killed"
+    );
     server.signal("-9");
 
     let server = common::Process::serve(dir.path(), &env);
     for path in ["/steady", "/flaky"] {
         let received = eventually(|| async {
             let hits = rx.hits(path);
-            let got: std::collections::BTreeSet<String> =
-                hits.iter().filter(|h| h.header("webhook-id").len() > 0).map(|h| h.json()["id"].as_str().unwrap().to_owned()).collect();
+            let got: std::collections::BTreeSet<String> = hits
+                .iter()
+                .filter(|h| h.header("webhook-id").len() > 0)
+                .map(|h| h.json()["id"].as_str().unwrap().to_owned())
+                .collect();
             (got == ids).then_some(hits)
         })
         .await;
         for hit in &received {
-            assert_eq!(hit.header("webhook-id"), hit.json()["id"].as_str().unwrap(), "a duplicate carries the same webhook-id");
+            assert_eq!(
+                hit.header("webhook-id"),
+                hit.json()["id"].as_str().unwrap(),
+                "a duplicate carries the same webhook-id"
+            );
         }
     }
     drop(server);
+}
+
+#[tokio::test]
+async fn herald_listen_forwards_signed_requests_to_a_local_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Process::serve(dir.path(), &[]);
+    let rx = Receiver::start().await;
+    rx.script("/local", &[500]);
+    publish(&server.url, "app.1", r#"{"type":"created","data":1}"#).await;
+    publish(&server.url, "other", r#"{"data":0}"#).await;
+    publish(&server.url, "app.2", r#"{"data":2}"#).await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "listen",
+            "--server",
+            &server.url,
+            "--topic",
+            "app.*",
+            "--after",
+            "0",
+            "--count",
+            "2",
+            "--secret",
+            secret,
+        ])
+        .args(["--forward-to", &format!("{}/local", rx.url)])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("#1 app.1 created -> 500"), "{stdout}");
+    assert!(
+        lines[1].starts_with("#3 app.2 app.2 -> 200") && lines[1].ends_with(" ms"),
+        "{stdout}"
+    );
+    let hits = rx.hits("/local");
+    assert_eq!(hits.len(), 2);
+    for hit in &hits {
+        assert!(
+            verify(secret, hit),
+            "signed the same way as Herald's webhooks"
+        );
+        assert_eq!(hit.header("webhook-id"), hit.json()["id"].as_str().unwrap());
+    }
 }

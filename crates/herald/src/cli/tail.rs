@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use herald_codec::ndjson;
 use serde_json::Value;
@@ -31,18 +32,42 @@ pub struct TailArgs {
 
 /// Follows until interrupted (or `--count` events).
 pub async fn run(args: TailArgs) -> anyhow::Result<()> {
+    let mut printed = 0u64;
+    follow(
+        &args.client,
+        &args.patterns,
+        args.after,
+        "tail",
+        async |event, line| {
+            print_event(&event, &line, args.json);
+            printed += 1;
+            Ok(args.count.is_none_or(|n| printed < n))
+        },
+    )
+    .await
+}
+
+/// Follows an NDJSON stream of `patterns`, handing each event (parsed, and as received) to
+/// `handle` until it returns `false`. Reconnects after a drop and resumes after the last
+/// `seq` handled. Without `after`, starts after the server's current head.
+pub(crate) async fn follow(
+    args: &ClientArgs,
+    patterns: &[String],
+    after: Option<u64>,
+    name: &str,
+    mut handle: impl AsyncFnMut(Value, Bytes) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
     let http = client()?;
     // Starting "live" means starting after the current head, so that a reconnect resumes
     // exactly where the first connection began instead of skipping or replaying.
-    let mut after = match args.after {
+    let mut after = match after {
         Some(after) => after,
-        None => head(&http, &args.client).await?,
+        None => head(&http, args).await?,
     };
-    let mut printed = 0u64;
-    let mut failures = 0u32;
+    let mut connected_once = false;
     loop {
         let mut query: Vec<(&str, String)> =
-            args.patterns.iter().map(|p| ("topic", p.clone())).collect();
+            patterns.iter().map(|p| ("topic", p.clone())).collect();
         query.push(("after", after.to_string()));
         let query = query.iter().map(|(k, v)| {
             format!(
@@ -52,25 +77,23 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         });
         let path = format!("/v1/stream?{}", query.collect::<Vec<_>>().join("&"));
         let response = match args
-            .client
             .request(&http, reqwest::Method::GET, &path)
             .send()
             .await
         {
             Ok(r) => check(r).await?,
-            Err(e) if failures > 0 || printed > 0 => {
-                failures += 1;
-                eprintln!("herald tail: connection lost ({e}); retrying in 1s");
+            Err(e) if connected_once => {
+                eprintln!("herald {name}: connection lost ({e}); retrying in 1s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
-            Err(e) => return Err(connect_error(&args.client.server)(e)),
+            Err(e) => return Err(connect_error(&args.server)(e)),
         };
+        connected_once = true;
         let mut decoder = ndjson::Decoder::new(16 << 20);
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let Ok(chunk) = chunk else { break };
-            failures = 0;
             decoder.push(&chunk);
             while let Some(line) = decoder.next_line()? {
                 let event: Value = serde_json::from_slice(&line)?;
@@ -78,14 +101,12 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
                     bail!("the server sent an event without seq")
                 };
                 after = seq;
-                print_event(&event, &line, args.json);
-                printed += 1;
-                if args.count.is_some_and(|n| printed >= n) {
+                if !handle(event, line).await? {
                     return Ok(());
                 }
             }
         }
-        eprintln!("herald tail: stream ended; resuming after seq {after}");
+        eprintln!("herald {name}: stream ended; resuming after seq {after}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
