@@ -561,7 +561,7 @@ async fn kill_9_with_deliveries_pending_and_retrying_loses_none() {
             let hits = rx.hits(path);
             let got: std::collections::BTreeSet<String> = hits
                 .iter()
-                .filter(|h| h.header("webhook-id").len() > 0)
+                .filter(|h| !h.header("webhook-id").is_empty())
                 .map(|h| h.json()["id"].as_str().unwrap().to_owned())
                 .collect();
             (got == ids).then_some(hits)
