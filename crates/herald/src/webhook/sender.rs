@@ -24,6 +24,8 @@ pub enum Outcome {
     },
     /// 410 Gone: the endpoint is not coming back; the subscription is disabled.
     Gone,
+    /// The delivery can never be made (its events are gone); it is dead at once.
+    Unsendable,
 }
 
 /// The webhook HTTP client.

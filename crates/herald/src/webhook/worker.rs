@@ -174,7 +174,7 @@ impl Worker {
                             at,
                             "the event was removed by retention before it could be delivered",
                         );
-                        return (delivery.id, attempt, Outcome::Gone, true);
+                        return (delivery.id, attempt, Outcome::Unsendable, true);
                     }
                     Err(e) => {
                         let attempt = failed_attempt(at, &format!("cannot read the event: {e}"));
@@ -330,7 +330,6 @@ impl Worker {
         };
         let now = now_ms();
         let delivery = &mut self.queue[index];
-        let unsendable = outcome == Outcome::Gone && attempt.status_code.is_none();
         delivery.attempts.push(attempt);
         let mut disable = None;
         match outcome {
@@ -338,7 +337,7 @@ impl Worker {
                 delivery.status = Status::Succeeded;
                 delivery.next_attempt_ms = None;
             }
-            _ if unsendable => {
+            Outcome::Unsendable => {
                 delivery.status = Status::Dead;
                 delivery.next_attempt_ms = None;
             }

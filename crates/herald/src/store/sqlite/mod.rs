@@ -67,8 +67,12 @@ CREATE TABLE IF NOT EXISTS topics (
 
 const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data";
 
-/// A write transaction run on the writer thread by other parts of the store (see [`SqliteStore::write`]).
-type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Tells a write's caller how it went, once its group's commit outcome is known.
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A write run on the writer thread inside a group's transaction (see [`SqliteStore::write`]):
+/// it reports whether it succeeded (else its savepoint is rolled back) and how to answer.
+type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
 
 enum Command {
     Append(
@@ -141,16 +145,23 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` on the writer thread, after every append queued before it has committed.
-    /// Other tables of the store (queues, webhooks) write through this, so there is one writer.
+    /// Runs `f` on the writer thread, committed together with the appends and writes queued
+    /// alongside it (one fsync for the group); `f` runs in its own savepoint, so its failure
+    /// undoes only its own changes. Other tables of the store (webhooks, queues) write through
+    /// this, so there is one writer.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let job: WriteJob = Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(backend));
+            let result = f(conn);
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result.map_err(backend)));
+            });
+            (ok, finish)
         });
         self.commands
             .send(Command::Write(job))
@@ -448,17 +459,20 @@ struct Writer {
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
 
+/// Work that commits with its group.
+enum Job {
+    Append(Vec<NewEvent>, Reply),
+    Write(WriteJob),
+}
+
 impl Writer {
     fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut group: Vec<(Vec<NewEvent>, Reply)> = Vec::new();
+        let mut group: Vec<Job> = Vec::new();
         while let Some(mut command) = commands.blocking_recv() {
             loop {
                 match command {
-                    Command::Append(events, reply) => group.push((events, reply)),
-                    Command::Write(job) => {
-                        self.commit_group(&mut group);
-                        job(&mut self.conn);
-                    }
+                    Command::Append(events, reply) => group.push(Job::Append(events, reply)),
+                    Command::Write(job) => group.push(Job::Write(job)),
                     Command::Retention(policy, reply) => {
                         self.commit_group(&mut group);
                         let _ = reply.send(self.retention(policy).map_err(backend));
@@ -481,60 +495,81 @@ impl Writer {
         }
     }
 
-    /// Commits every queued append in one transaction, then announces and replies.
-    fn commit_group(&mut self, group: &mut Vec<(Vec<NewEvent>, Reply)>) {
+    /// Commits every queued job in one transaction, then announces new events and replies.
+    fn commit_group(&mut self, group: &mut Vec<Job>) {
         if group.is_empty() {
             return;
         }
-        let first_seq = self.next_seq;
-        let last_time = self.last_time;
-        match self.append_group(group) {
-            Ok((results, created)) => {
+        let (first_seq, last_time) = (self.next_seq, self.last_time);
+        let mut replies = Vec::with_capacity(group.len());
+        let mut finishers = Vec::new();
+        match self.run_group(group.drain(..), &mut replies, &mut finishers) {
+            Ok(created) => {
                 self.head.store(self.next_seq - 1, Ordering::SeqCst);
                 self.bus.publish(&created);
-                for ((_, reply), result) in group.drain(..).zip(results) {
+                for (reply, result) in replies {
                     let _ = reply.send(result);
+                }
+                for finish in finishers {
+                    finish(Ok(()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; the group's publishers get an error");
+                tracing::error!(error = %e, "commit failed; every caller in the group gets an error");
                 self.next_seq = first_seq;
                 self.last_time = last_time;
-                for (_, reply) in group.drain(..) {
+                for (reply, _) in replies {
                     let _ = reply.send(Err(backend_ref(&e)));
+                }
+                for finish in finishers {
+                    finish(Err(backend_ref(&e)));
                 }
             }
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn append_group(
+    /// Runs each job in its own savepoint of one transaction, so a failing job fails alone.
+    fn run_group(
         &mut self,
-        group: &mut [(Vec<NewEvent>, Reply)],
-    ) -> rusqlite::Result<(Vec<Result<Vec<Appended>, StoreError>>, Vec<Arc<Event>>)> {
+        jobs: impl Iterator<Item = Job>,
+        replies: &mut Vec<(Reply, Result<Vec<Appended>, StoreError>)>,
+        finishers: &mut Vec<Finish>,
+    ) -> rusqlite::Result<Vec<Arc<Event>>> {
         let time = now_ms().max(self.last_time);
         let mut next_seq = self.next_seq;
-        let mut results = Vec::with_capacity(group.len());
         let mut created = Vec::new();
         let mut tx = self.conn.transaction()?;
-        for (events, _) in group.iter_mut() {
-            let start = next_seq;
+        for job in jobs {
             let mut sp = tx.savepoint()?;
-            match append_request(&sp, std::mem::take(events), &mut next_seq, time) {
-                Ok(appended) => {
-                    sp.commit()?;
-                    created.extend(
-                        appended
-                            .iter()
-                            .filter(|a| a.created)
-                            .map(|a| a.event.clone()),
-                    );
-                    results.push(Ok(appended));
+            match job {
+                Job::Append(events, reply) => {
+                    let start = next_seq;
+                    match append_request(&sp, events, &mut next_seq, time) {
+                        Ok(appended) => {
+                            sp.commit()?;
+                            created.extend(
+                                appended
+                                    .iter()
+                                    .filter(|a| a.created)
+                                    .map(|a| a.event.clone()),
+                            );
+                            replies.push((reply, Ok(appended)));
+                        }
+                        Err(e) => {
+                            sp.rollback()?;
+                            next_seq = start;
+                            replies.push((reply, Err(backend(e))));
+                        }
+                    }
                 }
-                Err(e) => {
-                    sp.rollback()?;
-                    next_seq = start;
-                    results.push(Err(backend(e)));
+                Job::Write(run) => {
+                    let (ok, finish) = run(&sp);
+                    finishers.push(finish);
+                    if ok {
+                        sp.commit()?;
+                    } else {
+                        sp.rollback()?;
+                    }
                 }
             }
         }
@@ -542,7 +577,7 @@ impl Writer {
         tx.commit()?;
         self.next_seq = next_seq;
         self.last_time = time;
-        Ok((results, created))
+        Ok(created)
     }
 
     fn retention(&mut self, policy: RetentionPolicy) -> rusqlite::Result<u64> {

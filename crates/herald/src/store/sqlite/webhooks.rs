@@ -147,11 +147,10 @@ impl WebhookStore for SqliteStore {
 
     async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
+        // Each write runs in its own savepoint: these two deletes commit together or not at all.
         self.write(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute("DELETE FROM deliveries WHERE subscription_id = ?1", [&id])?;
-            let n = tx.execute("DELETE FROM subscriptions WHERE id = ?1", [&id])?;
-            tx.commit()?;
+            conn.execute("DELETE FROM deliveries WHERE subscription_id = ?1", [&id])?;
+            let n = conn.execute("DELETE FROM subscriptions WHERE id = ?1", [&id])?;
             Ok(n == 1)
         })
         .await
@@ -188,9 +187,8 @@ impl WebhookStore for SqliteStore {
         let id = subscription_id.to_owned();
         let deliveries = deliveries.to_vec();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
             for d in &deliveries {
-                tx.prepare_cached(&format!(
+                conn.prepare_cached(&format!(
                     "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                 ))?
                 .execute(params![
@@ -206,8 +204,8 @@ impl WebhookStore for SqliteStore {
                     d.created_ms
                 ])?;
             }
-            tx.prepare_cached("UPDATE subscriptions SET cursor = ?2 WHERE id = ?1")?.execute(params![id, cursor])?;
-            tx.commit()
+            conn.prepare_cached("UPDATE subscriptions SET cursor = ?2 WHERE id = ?1")?.execute(params![id, cursor])?;
+            Ok(())
         })
         .await
     }
