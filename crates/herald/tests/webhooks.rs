@@ -629,3 +629,87 @@ async fn herald_listen_forwards_signed_requests_to_a_local_url() {
         assert_eq!(hit.header("webhook-id"), hit.json()["id"].as_str().unwrap());
     }
 }
+
+#[tokio::test]
+async fn retry_after_on_429_sets_the_next_attempt() {
+    let server = webhook_server().await;
+    let rx = Receiver::start().await;
+    rx.script("/throttled", &[429]);
+    let sub = subscribe(&server.url, json!({"url": format!("{}/throttled", rx.url), "topics": ["t"], "retry_schedule": ["10ms"]})).await;
+    publish(&server.url, "t", r#"{"data":1}"#).await;
+    let waiting = eventually(|| async {
+        let list = deliveries(&server.url, &sub).await;
+        (list.first()?["status"] == "retrying").then(|| list[0].clone())
+    })
+    .await;
+    let at = |s: &Value| {
+        time::OffsetDateTime::parse(
+            s.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let gap = at(&waiting["next_attempt_at"]) - at(&waiting["attempts"][0]["at"]);
+    assert!(
+        gap >= time::Duration::seconds(1),
+        "Retry-After: 1 replaced the 10ms schedule: {gap}"
+    );
+    assert!(gap < time::Duration::seconds(2));
+    rx.wait_for("/throttled", 2).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_subscription_failing_for_too_long_is_disabled_and_announced() {
+    let server = common::TestServer::start(|c| {
+        c.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
+        c.webhooks.disable_after = "100ms".parse().unwrap();
+    })
+    .await;
+    let rx = Receiver::start().await;
+    rx.always("/broken", 500);
+    let sub = subscribe(&server.url, json!({"url": format!("{}/broken", rx.url), "topics": ["t"], "retry_schedule": vec!["30ms"; 20]})).await;
+    let id = sub["id"].as_str().unwrap();
+    publish(&server.url, "t", r#"{"data":1}"#).await;
+    let disabled = eventually(|| async {
+        let (_, _, s) = get(&server.url, &format!("/v1/subscriptions/{id}")).await;
+        (s["state"] == "disabled").then_some(s)
+    })
+    .await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every attempt failed since")
+    );
+    let (_, _, notices) = get(&server.url, "/v1/events?topic=herald.subscription.disabled").await;
+    assert_eq!(notices["events"][0]["data"]["subscription_id"], id);
+    // Disabled means no more attempts.
+    let before = rx.hits("/broken").len();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(rx.hits("/broken").len(), before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_requests() {
+    let server = webhook_server().await;
+    let rx = Receiver::start().await;
+    subscribe(
+        &server.url,
+        json!({"url": format!("{}/limited", rx.url), "topics": ["r"], "rate_limit": 20.0}),
+    )
+    .await;
+    let events: Vec<String> = (0..6).map(|i| format!(r#"{{"data":{i}}}"#)).collect();
+    let started = std::time::Instant::now();
+    publish(&server.url, "r", &format!("[{}]", events.join(","))).await;
+    rx.wait_for("/limited", 6).await;
+    // 20 per second: six requests take at least five gaps of 50 ms (a lower bound the limiter
+    // guarantees, whatever the machine's speed).
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

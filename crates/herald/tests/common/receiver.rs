@@ -122,7 +122,7 @@ async fn handle(
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> (StatusCode, [(&'static str, &'static str); 1]) {
     let path = format!("/{path}");
     let (status, delay) = {
         let mut inner = r.inner.lock().unwrap();
@@ -146,5 +146,16 @@ async fn handle(
         headers,
         body,
     });
-    StatusCode::from_u16(status.max(200)).unwrap()
+    // 429 and 503 ask for a one-second pause, as a throttling endpoint would.
+    (
+        StatusCode::from_u16(status.max(200)).unwrap(),
+        [(
+            "retry-after",
+            if matches!(status, 429 | 503) {
+                "1"
+            } else {
+                "0"
+            },
+        )],
+    )
 }
