@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +34,7 @@ pub(crate) trait Format: Send + 'static {
 
 /// Validates a stream request and starts its follower: replay from `after`/`Last-Event-ID`, or
 /// only new events when neither is given. Retention is checked here so the client gets a 410.
-pub(crate) async fn open_follower(
+async fn open_follower(
     state: &AppState,
     raw_query: Option<&str>,
     headers: &HeaderMap,
@@ -50,9 +51,34 @@ pub(crate) async fn open_follower(
     Ok(state.log.follow(patterns, start))
 }
 
+/// Answers a stream request: validates it, then streams `format` with headers that keep
+/// caches and proxies from holding it back.
+pub(crate) async fn respond<F: Format>(
+    state: &AppState,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    format: F,
+    content_type: &'static str,
+) -> Result<Response, Problem> {
+    let follower = open_follower(state, raw_query, headers).await?;
+    let body = body(
+        follower,
+        format,
+        state.streams.keepalive.0,
+        state.shutdown.clone(),
+    );
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies not to buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
 /// The response body of a stream: events as they come, keep-alives when idle, and a clean end
 /// at shutdown.
-pub(crate) fn body<F: Format>(
+fn body<F: Format>(
     follower: Follower,
     format: F,
     keepalive: Duration,

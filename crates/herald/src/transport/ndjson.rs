@@ -1,8 +1,8 @@
 //! `GET /v1/stream`: chunked NDJSON, one event per line, blank lines as keep-alives.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::Bytes;
 use herald_codec::ndjson;
 
@@ -38,20 +38,12 @@ pub async fn handler(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let follower = super::open_follower(&state, query.as_deref(), &headers).await?;
-    let body = super::body(
-        follower,
+    super::respond(
+        &state,
+        query.as_deref(),
+        &headers,
         Ndjson,
-        state.streams.keepalive.0,
-        state.shutdown.clone(),
-    );
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+        "application/x-ndjson",
+    )
+    .await
 }

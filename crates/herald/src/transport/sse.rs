@@ -2,8 +2,8 @@
 //! browser's automatic reconnect (with `Last-Event-ID`) resumes exactly where it stopped.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use herald_codec::sse;
 
@@ -45,21 +45,5 @@ pub async fn handler(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let follower = super::open_follower(&state, query.as_deref(), &headers).await?;
-    let body = super::body(
-        follower,
-        Sse,
-        state.streams.keepalive.0,
-        state.shutdown.clone(),
-    );
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Tells nginx-style proxies not to buffer the stream.
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    super::respond(&state, query.as_deref(), &headers, Sse, "text/event-stream").await
 }
