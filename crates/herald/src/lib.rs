@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -99,8 +100,14 @@ impl Herald {
             webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
         };
-        let server = axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = axum::serve(
+            // Streams write small frames that must not wait for the peer's delayed ACK (Nagle).
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            api::router(state),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let drained = async {
             shutdown.cancelled().await;
             tokio::time::sleep(DRAIN_TIMEOUT).await;

@@ -1,0 +1,228 @@
+//! `herald-bench`: fan-out throughput and publish→receive latency over SSE or NDJSON, against a
+//! running Herald or against the floor: a bare Tokio server writing pre-encoded frames to the
+//! same sockets, so each Herald figure can be read as a fraction of what the machine allows.
+//!
+//! Everything is plain HTTP/1.1 over `TcpStream`, so the generator's own cost stays small.
+
+mod floor;
+mod http;
+mod report;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+#[derive(Parser)]
+#[command(about = "Fan-out load generator for Herald")]
+struct Args {
+    /// What to measure: a Herald at --addr, or the built-in floor server.
+    #[arg(long, value_enum, default_value = "herald")]
+    target: Target,
+    /// Herald's HTTP address (ignored for the floor, which listens on a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[arg(long, value_enum, default_value = "sse")]
+    transport: Transport,
+    /// Concurrent subscribers, all on one topic.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Events published per second.
+    #[arg(long, default_value_t = 100)]
+    rate: u64,
+    /// Approximate size of each event's data, in bytes.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Publishing connections sharing the rate (each waits for its `201` before the next).
+    #[arg(long, default_value_t = 8)]
+    publishers: u64,
+    /// Measurement time, in seconds (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    Herald,
+    Floor,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Transport {
+    Sse,
+    Ndjson,
+}
+
+/// Shared by every subscriber task.
+struct Counters {
+    deliveries: AtomicU64,
+    /// Latency samples in microseconds, taken while `measuring`.
+    samples: std::sync::Mutex<Vec<u32>>,
+    measuring: AtomicBool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let start = Instant::now();
+    let topic = format!("bench.fanout.{}", std::process::id());
+    let (addr, floor) = match args.target {
+        Target::Herald => (args.addr, None),
+        Target::Floor => {
+            let floor = floor::Floor::start(args.transport).await?;
+            (floor.addr, Some(floor))
+        }
+    };
+    let counters = Arc::new(Counters {
+        deliveries: AtomicU64::new(0),
+        samples: std::sync::Mutex::new(Vec::new()),
+        measuring: AtomicBool::new(false),
+    });
+    let path = match args.transport {
+        Transport::Sse => format!("/v1/sse?topic={topic}"),
+        Transport::Ndjson => format!("/v1/stream?topic={topic}"),
+    };
+    // Connect every subscriber and wait for its response head before publishing.
+    let mut ready = Vec::with_capacity(args.subscribers);
+    for _ in 0..args.subscribers {
+        let stream = http::open_stream(addr, &path).await?;
+        ready.push(stream);
+    }
+    if let Some(floor) = &floor {
+        floor.wait_for(args.subscribers).await;
+    }
+    for stream in ready {
+        tokio::spawn(subscribe(stream, counters.clone(), start));
+    }
+
+    let publishers: Vec<_> = (0..args.publishers.max(1))
+        .map(|_| {
+            let rate = args.rate / args.publishers.max(1);
+            tokio::spawn(publish(
+                addr,
+                floor.clone(),
+                topic.clone(),
+                rate,
+                args.size,
+                start,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    counters.measuring.store(true, Ordering::Relaxed);
+    let before = counters.deliveries.load(Ordering::Relaxed);
+    let measured = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let delivered = counters.deliveries.load(Ordering::Relaxed) - before;
+    let elapsed = measured.elapsed();
+    counters.measuring.store(false, Ordering::Relaxed);
+    for publisher in publishers {
+        if publisher.is_finished() {
+            publisher.await??;
+        } else {
+            publisher.abort();
+        }
+    }
+    let samples = std::mem::take(&mut *counters.samples.lock().unwrap_or_else(|e| e.into_inner()));
+    let report = report::Report::new(
+        match args.target {
+            Target::Herald => "herald",
+            Target::Floor => "floor",
+        },
+        match args.transport {
+            Transport::Sse => "sse",
+            Transport::Ndjson => "ndjson",
+        },
+        args.subscribers,
+        args.rate,
+        args.size,
+        delivered,
+        elapsed,
+        samples,
+    );
+    if args.json {
+        println!("{}", report.json())
+    } else {
+        println!("{report}")
+    }
+    Ok(())
+}
+
+/// Publishes `rate` events a second until aborted, each carrying its send time.
+async fn publish(
+    addr: SocketAddr,
+    floor: Option<floor::Floor>,
+    topic: String,
+    rate: u64,
+    size: usize,
+    start: Instant,
+) -> anyhow::Result<()> {
+    let padding = "x".repeat(size.saturating_sub(40));
+    let mut conn = match floor {
+        None => Some(TcpStream::connect(addr).await?),
+        Some(_) => None,
+    };
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        tick.tick().await;
+        let micros = start.elapsed().as_micros() as u64;
+        let data = format!(r#"{{"ts":{micros},"pad":"{padding}"}}"#);
+        match (&floor, &mut conn) {
+            (Some(floor), _) => floor.broadcast(&data),
+            (None, Some(conn)) => http::publish(conn, &topic, &data).await?,
+            (None, None) => anyhow::bail!("a publisher needs a floor or a connection"),
+        }
+    }
+}
+
+/// Reads one subscriber's stream, counting events and sampling their latency.
+async fn subscribe(mut stream: TcpStream, counters: Arc<Counters>, start: Instant) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let now = start.elapsed().as_micros() as u64;
+        carry.extend_from_slice(&buf[..n]);
+        // Every event carries `"ts":<micros>`; chunk framing and keep-alives never contain it.
+        let mut consumed = 0;
+        let mut count = 0u64;
+        let finder = memchr::memmem::Finder::new(b"\"ts\":");
+        while let Some(at) = finder.find(&carry[consumed..]) {
+            let digits_start = consumed + at + 5;
+            let digits = carry[digits_start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits_start + digits >= carry.len() {
+                break; // the number may continue in the next read
+            }
+            let ts: u64 = std::str::from_utf8(&carry[digits_start..digits_start + digits])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(now);
+            count += 1;
+            if counters.measuring.load(Ordering::Relaxed) && count % 64 == 1 {
+                let mut samples = counters.samples.lock().unwrap_or_else(|e| e.into_inner());
+                samples.push(now.saturating_sub(ts).min(u64::from(u32::MAX)) as u32);
+            }
+            consumed = digits_start + digits;
+        }
+        carry.drain(..consumed);
+        if carry.len() > 1 << 20 {
+            // Only keep-alives arrived for a long while: keep the tail a number could start in.
+            carry.drain(..carry.len() - 16);
+        }
+        counters.deliveries.fetch_add(count, Ordering::Relaxed);
+    }
+}
