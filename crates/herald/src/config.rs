@@ -29,6 +29,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub streams: StreamsConfig,
     pub webhooks: WebhooksConfig,
+    /// An admin API key accepted besides stored keys (`HERALD_ADMIN_KEY`).
+    pub admin_key: Option<String>,
+    /// Anonymous access from loopback, for local development only.
+    pub dev: bool,
 }
 
 /// Durability of the embedded store.
@@ -143,6 +147,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             streams: StreamsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            admin_key: None,
+            dev: false,
         }
     }
 }
@@ -190,6 +196,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<bool>,
 }
 
 impl Config {
@@ -246,6 +254,11 @@ impl Config {
         if self.webhooks.max_in_flight == 0 {
             bail!("webhooks.max_in_flight must be at least 1");
         }
+        if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
+            bail!(
+                "admin_key must be at least 16 characters; generate one with `openssl rand -base64 32`"
+            );
+        }
         if self.streams.buffer < 16 {
             bail!(
                 "streams.buffer must be at least 16 events, got {}",
@@ -280,6 +293,8 @@ fn is_config_key(key: &str) -> bool {
         "limits",
         "streams",
         "webhooks",
+        "admin_key",
+        "dev",
     ];
     let top = key.split('.').next().unwrap_or(key).to_ascii_lowercase();
     KEYS.contains(&top.as_str())
@@ -415,7 +430,7 @@ mod tests {
                 None,
                 Overrides {
                     listen: Some("127.0.0.1:9001".into()),
-                    data_dir: None,
+                    ..Overrides::default()
                 },
             )
             .unwrap();

@@ -5,6 +5,7 @@
 //! listener until a shutdown token fires. `main.rs` only parses the command line.
 
 pub mod api;
+pub mod auth;
 pub mod bus;
 pub mod cli;
 pub mod config;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Authenticator;
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::core::log::Log;
@@ -41,6 +43,7 @@ pub struct Herald {
     config: Config,
     log: Arc<Log>,
     webhook_store: Arc<dyn WebhookStore>,
+    auth: Arc<Authenticator>,
 }
 
 impl Herald {
@@ -52,11 +55,22 @@ impl Herald {
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
         let store = Arc::new(store);
         let log = Arc::new(Log::new(store.clone(), bus));
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            config.admin_key.as_deref(),
+            config.dev,
+        ));
         Ok(Self {
             config,
             log,
             webhook_store: store,
+            auth,
         })
+    }
+
+    /// Who may do what.
+    pub fn auth(&self) -> &Arc<Authenticator> {
+        &self.auth
     }
 
     /// The log, for embedding and tests.
@@ -97,6 +111,7 @@ impl Herald {
             limits: self.config.limits.clone(),
             streams: self.config.streams.clone(),
             webhooks: dispatcher.clone(),
+            auth: self.auth.clone(),
             webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
         };
@@ -105,7 +120,7 @@ impl Herald {
             listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             }),
-            api::router(state),
+            api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let drained = async {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use herald::Herald;
-use herald::cli::{listen, publish, tail};
+use herald::cli::{keys, listen, publish, tail};
 use herald::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +30,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Forward events to a local URL as signed webhooks (for apps behind a firewall).
     Listen(listen::ListenArgs),
+    /// Manage API keys.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(clap::Args)]
@@ -43,6 +45,9 @@ struct ServeArgs {
     /// Data directory (default ./herald-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Allow anonymous access from loopback (local development only).
+    #[arg(long)]
+    dev: bool,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Listen(args) => listen::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
         }
     });
     match result {
@@ -84,6 +90,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let overrides = Overrides {
         listen: args.listen,
         data_dir: args.data_dir,
+        dev: args.dev.then_some(true),
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     let herald = Herald::open(config.clone()).await?;
@@ -96,6 +103,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    if config.dev {
+        tracing::warn!(
+            "DEV MODE: anyone connecting from this machine (loopback) may use every API without a key"
+        );
+    } else if let Some(key) = herald.auth().first_admin_key().await? {
+        // Shown once: only its hash is stored.
+        println!("herald: created an admin API key (it will not be shown again): {key}");
+        println!("herald: use it as `Authorization: Bearer {key}` or `export HERALD_KEY={key}`");
+    }
     // Printed on stdout in a fixed form, so scripts and tests can find the port.
     println!(
         "herald: listening on http://{addr} (data in {})",

@@ -7,14 +7,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::Problem;
 use crate::webhook::worker::ControlError;
 
 /// Schedules an immediate attempt.
 pub async fn retry(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Problem> {
+    caller.require_admin()?;
     let Path(id) = path.map_err(|e| Problem::bad_request("invalid-parameter", e.body_text()))?;
     let not_found = || {
         Problem::new(

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::Problem;
 use super::query::Query;
 use crate::core::event::{
@@ -41,6 +42,7 @@ struct PublishItem<'a> {
 /// Publishes one event or an array of them.
 pub async fn publish(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
@@ -48,6 +50,7 @@ pub async fn publish(
     let Path(topic) = path.map_err(|e| Problem::bad_request("invalid-topic", e.body_text()))?;
     let topic =
         Topic::parse(&topic).map_err(|e| Problem::bad_request("invalid-topic", e.to_string()))?;
+    caller.require_publish(topic.as_str())?;
     if topic.is_system() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -187,11 +190,16 @@ fn parse_items(body: &[u8]) -> Result<(Vec<PublishItem<'_>>, bool), Problem> {
 
 /// Reads the log, optionally waiting up to `wait` seconds for the first event.
 pub async fn read(
+    Caller(caller): Caller,
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
-    let query = Query::parse(raw.as_deref(), &["topic", "after", "limit", "wait"])?;
+    let query = Query::parse(
+        raw.as_deref(),
+        &["topic", "after", "limit", "wait", "token"],
+    )?;
     let patterns = query.patterns()?;
+    caller.require_subscribe(&patterns)?;
     let after = query.number("after", 0, i64::MAX as u64)?.unwrap_or(0);
     let limit = query.number("limit", 1, MAX_LIMIT)?.unwrap_or(100) as usize;
     let wait = query.number("wait", 0, MAX_WAIT)?.unwrap_or(0);

@@ -1,8 +1,10 @@
 //! The HTTP API: one file per resource, one router built by [`router`].
 
+pub mod auth;
 pub mod deliveries;
 pub mod events;
 pub mod health;
+pub mod keys;
 pub mod problem;
 pub mod query;
 pub mod subscriptions;
@@ -31,6 +33,7 @@ pub struct AppState {
     pub limits: LimitsConfig,
     pub streams: StreamsConfig,
     pub webhooks: Arc<Dispatcher>,
+    pub auth: Arc<crate::auth::Authenticator>,
     /// Defaults for subscriptions that set no timeout or concurrency.
     pub webhook_defaults: WebhooksConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.
@@ -66,6 +69,8 @@ pub fn router(state: AppState) -> Router {
             get(subscriptions::deliveries),
         )
         .route("/v1/deliveries/{id}/retry", post(deliveries::retry))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/sse", get(transport::sse::handler))
         .route("/v1/stream", get(transport::ndjson::handler))
         .fallback(not_found)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Caller;
 use super::events::read_body;
 use super::problem::Problem;
 use super::query::Query;
@@ -214,9 +215,11 @@ fn control_problem(id: &str, e: ControlError) -> Problem {
 /// `POST /v1/subscriptions`
 pub async fn create(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    caller.require_admin()?;
     let fields = parse_fields(body, &headers, &state).await?;
     if fields.url.is_none() || fields.topics.is_none() {
         return Err(Problem::bad_request(
@@ -265,7 +268,11 @@ pub async fn create(
 }
 
 /// `GET /v1/subscriptions`
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
     let subs = state.webhooks.store().subscriptions().await?;
     Ok(Json(
         json!({ "subscriptions": subs.iter().map(Subscription::to_json).collect::<Vec<_>>() }),
@@ -275,8 +282,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Problem>
 /// `GET /v1/subscriptions/{id}`
 pub async fn get(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     match state.webhooks.store().subscription(&id).await? {
         Some(sub) => Ok(Json(sub.to_json())),
@@ -287,10 +296,12 @@ pub async fn get(
 /// `PATCH /v1/subscriptions/{id}`
 pub async fn patch(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     let fields = parse_fields(body, &headers, &state).await?;
     let guard = state.webhooks.sender().guard().clone();
@@ -313,8 +324,10 @@ pub async fn patch(
 /// `DELETE /v1/subscriptions/{id}`
 pub async fn delete(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     if state.webhooks.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -326,8 +339,10 @@ pub async fn delete(
 /// `POST /v1/subscriptions/{id}/rotate-secret`
 pub async fn rotate_secret(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     let change = Box::new(|sub: &mut Subscription| {
         let old = std::mem::replace(&mut sub.secret, generate_secret());
@@ -353,10 +368,12 @@ struct ReplayBody {
 /// `POST /v1/subscriptions/{id}/replay`: `{"after": SEQ}` or `{"since": RFC3339}`.
 pub async fn replay(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     let bytes = read_body(body, &headers, state.limits.max_body).await?;
     let request: ReplayBody = serde_json::from_slice(&bytes)
@@ -401,9 +418,11 @@ pub async fn replay(
 /// `GET /v1/subscriptions/{id}/deliveries?status=&limit=`
 pub async fn deliveries(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
     let id = id_from(path)?;
     let query = Query::parse(raw.as_deref(), &["status", "limit"])?;
     let status = match query.text("status")? {

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::Problem;
 use crate::core::event::format_time;
 use crate::core::topic::Topic;
@@ -23,8 +24,12 @@ fn entry(t: &TopicInfo) -> Value {
 }
 
 /// Every topic with its statistics.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    let topics = state.log.store().topics().await?;
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, Problem> {
+    let mut topics = state.log.store().topics().await?;
+    topics.retain(|t| caller.may_read(&t.topic));
     Ok(Json(
         json!({ "topics": topics.iter().map(entry).collect::<Vec<_>>() }),
     ))
@@ -33,11 +38,18 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Problem>
 /// One topic's statistics.
 pub async fn get(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
     let Path(name) = path.map_err(|e| Problem::bad_request("invalid-topic", e.body_text()))?;
     let topic =
         Topic::parse(&name).map_err(|e| Problem::bad_request("invalid-topic", e.to_string()))?;
+    if !caller.may_read(topic.as_str()) {
+        return Err(crate::auth::Forbidden(format!(
+            "this key may not read `{topic}`; it needs a `subscribe:` scope matching it"
+        ))
+        .into());
+    }
     match state.log.store().topic(topic.as_str()).await? {
         Some(t) => Ok(Json(entry(&t))),
         None => Err(Problem::new(

@@ -1,5 +1,6 @@
 //! The client commands (`herald publish`, `herald tail`), talking to a server over HTTP.
 
+pub mod keys;
 pub mod listen;
 pub mod publish;
 pub mod tail;

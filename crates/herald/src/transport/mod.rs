@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::AppState;
 use crate::api::problem::Problem;
 use crate::api::query::Query;
+use crate::auth::Principal;
 use crate::core::event::Event;
 use crate::core::follow::{FollowError, Follower, Start};
 
@@ -36,11 +37,13 @@ pub(crate) trait Format: Send + 'static {
 /// only new events when neither is given. Retention is checked here so the client gets a 410.
 async fn open_follower(
     state: &AppState,
+    caller: &Principal,
     raw_query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Follower, Problem> {
-    let query = Query::parse(raw_query, &["topic", "after"])?;
+    let query = Query::parse(raw_query, &["topic", "after", "token"])?;
     let patterns = query.patterns()?;
+    caller.require_subscribe(&patterns)?;
     let start = match query.start_after(headers)? {
         Some(after) => {
             state.log.ensure_retained(&patterns, after).await?;
@@ -55,12 +58,13 @@ async fn open_follower(
 /// caches and proxies from holding it back.
 pub(crate) async fn respond<F: Format>(
     state: &AppState,
+    caller: &Principal,
     raw_query: Option<&str>,
     headers: &HeaderMap,
     format: F,
     content_type: &'static str,
 ) -> Result<Response, Problem> {
-    let follower = open_follower(state, raw_query, headers).await?;
+    let follower = open_follower(state, caller, raw_query, headers).await?;
     let body = body(
         follower,
         format,

@@ -8,6 +8,7 @@ use herald_codec::ndjson;
 
 use super::Format;
 use crate::api::AppState;
+use crate::api::auth::Caller;
 use crate::api::problem::Problem;
 use crate::core::event::Event;
 
@@ -35,11 +36,13 @@ impl Format for Ndjson {
 /// Opens an NDJSON stream.
 pub async fn handler(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     super::respond(
         &state,
+        &caller,
         query.as_deref(),
         &headers,
         Ndjson,

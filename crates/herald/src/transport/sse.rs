@@ -9,6 +9,7 @@ use herald_codec::sse;
 
 use super::Format;
 use crate::api::AppState;
+use crate::api::auth::Caller;
 use crate::api::problem::Problem;
 use crate::core::event::Event;
 
@@ -42,8 +43,17 @@ impl Format for Sse {
 /// Opens an event stream.
 pub async fn handler(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    super::respond(&state, query.as_deref(), &headers, Sse, "text/event-stream").await
+    super::respond(
+        &state,
+        &caller,
+        query.as_deref(),
+        &headers,
+        Sse,
+        "text/event-stream",
+    )
+    .await
 }

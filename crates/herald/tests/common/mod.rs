@@ -30,8 +30,10 @@ impl TestServer {
     /// Starts with test-friendly defaults; `tweak` adjusts the configuration.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // Dev mode: anonymous loopback callers are let in, as most tests are not about keys.
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
+            dev: true,
             ..Config::default()
         };
         config.storage.sync = SyncMode::Normal;
@@ -65,11 +67,22 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `herald serve` on a free port with `data_dir`, waiting for its "listening" line.
+    /// Starts `herald serve --dev` on a free port with `data_dir`, waiting for its "listening" line.
     pub fn serve(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::serve_with(data_dir, &["--dev"], envs).0
+    }
+
+    /// Starts `herald serve` with extra arguments; also returns the lines it printed before
+    /// its "listening" line.
+    pub fn serve_with(
+        data_dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (Self, Vec<String>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .envs(envs.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -77,14 +90,26 @@ impl Process {
             .spawn()
             .expect("the herald binary starts");
         let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no listening line, got {line:?}"))
-            .to_owned();
-        Self { child, url }
+        let mut reader = BufReader::new(stdout);
+        let mut before = Vec::new();
+        let url = loop {
+            let mut line = String::new();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "herald exited before listening; it printed {before:?}"
+            );
+            if line.contains("listening on http://") {
+                break line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("http://"))
+                    .unwrap()
+                    .to_owned();
+            }
+            before.push(line);
+        };
+        // Later lines (the admin key) are read by the caller from `before` or not at all.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        (Self { child, url }, before)
     }
 
     /// Sends a signal (`-9`, `-TERM`) and waits for the exit.

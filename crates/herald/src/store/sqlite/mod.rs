@@ -16,6 +16,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+mod keys;
 mod webhooks;
 
 use super::{Appended, RetentionPolicy, Store, StoreError, TopicInfo};
@@ -113,6 +114,7 @@ impl SqliteStore {
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
+        conn.execute_batch(keys::SCHEMA).map_err(backend)?;
         let (head, last_time): (u64, i64) = conn
             .query_row(
                 "SELECT coalesce(max(seq), 0), coalesce(max(time_ms), 0) FROM events",
