@@ -327,3 +327,59 @@ impl Authenticator {
         &self.store
     }
 }
+
+#[cfg(test)]
+mod authenticator_tests {
+    use super::*;
+
+    /// A key store with no keys.
+    struct NoKeys;
+
+    #[async_trait::async_trait]
+    impl KeyStore for NoKeys {
+        async fn insert_key(&self, _: &StoredKey) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn key(&self, _: &str) -> Result<Option<StoredKey>, StoreError> {
+            Ok(None)
+        }
+        async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn revoke_key(&self, _: &str, _: i64) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+    }
+
+    #[tokio::test]
+    async fn dev_mode_admits_anonymous_callers_from_loopback_only() {
+        let dev = Authenticator::new(Arc::new(NoKeys), None, true);
+        assert_eq!(dev.authenticate(None, true).await.unwrap(), Principal::Dev);
+        assert!(matches!(
+            dev.authenticate(None, false).await,
+            Err(AuthError::Missing)
+        ));
+        let strict = Authenticator::new(Arc::new(NoKeys), Some("configured-admin-key"), false);
+        assert!(matches!(
+            strict.authenticate(None, true).await,
+            Err(AuthError::Missing)
+        ));
+        assert!(matches!(
+            strict
+                .authenticate(Some("configured-admin-key"), false)
+                .await,
+            Ok(Principal::Key { .. })
+        ));
+        assert!(matches!(
+            strict
+                .authenticate(Some("configured-admin-kez"), false)
+                .await,
+            Err(AuthError::Invalid)
+        ));
+        assert_eq!(
+            strict.first_admin_key().await.unwrap(),
+            None,
+            "an admin key is configured"
+        );
+    }
+}

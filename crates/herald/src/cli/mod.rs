@@ -11,10 +11,15 @@ use anyhow::{Context, bail};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
     /// Herald server URL.
-    #[arg(long, env = "HERALD_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// API key or client token, sent as `Authorization: Bearer`.
-    #[arg(long, env = "HERALD_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "HERALD_KEY", hide_env_values = true)]
     pub key: Option<String>,
 }
 

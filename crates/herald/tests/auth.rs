@@ -1,0 +1,337 @@
+//! API keys and scopes: every route and transport lets in only the right credential.
+
+mod common;
+
+use common::{Process, Stream, TestServer, client};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin-key-for-tests-0123456789";
+
+async fn create_key(url: &str, scopes: &[&str]) -> (String, String) {
+    let response = client()
+        .post(format!("{url}/v1/keys"))
+        .bearer_auth(ADMIN)
+        .body(json!({ "scopes": scopes }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    (
+        key["id"].as_str().unwrap().to_owned(),
+        key["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The status a request gets with `credential` (as a bearer header, or `?token=` for streams).
+async fn status(
+    url: &str,
+    method: &str,
+    path: &str,
+    credential: Option<&str>,
+    via_query: bool,
+) -> u16 {
+    let mut full = format!("{url}{path}");
+    let mut request = client().request(method.parse().unwrap(), &full);
+    if let Some(c) = credential {
+        if via_query {
+            full.push_str(&format!("&token={c}"));
+            request = client().request(method.parse().unwrap(), &full);
+        } else {
+            request = request.bearer_auth(c);
+        }
+    }
+    if method == "POST" {
+        request = request
+            .header("content-type", "application/json")
+            .body(r#"{"data":1}"#);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status >= 400 {
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    status
+}
+
+#[tokio::test]
+async fn each_route_lets_in_only_the_right_credential() {
+    let server = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+    })
+    .await;
+    let url = &server.url;
+    let (_, publisher) = create_key(url, &["publish:orders.*"]).await;
+    let (_, reader) = create_key(url, &["subscribe:orders.>"]).await;
+    let (revoked_id, revoked) = create_key(url, &["admin"]).await;
+    let response = client()
+        .delete(format!("{url}/v1/keys/{revoked_id}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "revocation takes effect at once");
+    assert_eq!(
+        status(url, "GET", "/v1/keys", Some(&revoked), false).await,
+        401
+    );
+
+    // route, method, the credential that should get in, whether `?token=` is accepted.
+    let routes: &[(&str, &str, &str, bool)] = &[
+        ("POST", "/v1/topics/orders.1/events", &publisher, false),
+        ("GET", "/v1/events?topic=orders.*", &reader, true),
+        ("GET", "/v1/sse?topic=orders.*", &reader, true),
+        ("GET", "/v1/stream?topic=orders.1", &reader, true),
+        ("GET", "/v1/topics/orders.1", &reader, false),
+        ("GET", "/v1/subscriptions", ADMIN, false),
+        ("GET", "/v1/keys", ADMIN, false),
+    ];
+    publish_as_admin(url).await;
+    for (method, path, right, query_ok) in routes {
+        let what = format!("{method} {path}");
+        assert_eq!(
+            status(url, method, path, None, false).await,
+            401,
+            "{what}: no credential"
+        );
+        assert_eq!(
+            status(url, method, path, Some("hk_bogus_key"), false).await,
+            401,
+            "{what}: bad key"
+        );
+        assert_eq!(
+            status(url, method, path, Some("not-even-shaped"), false).await,
+            401,
+            "{what}: bad key"
+        );
+        assert_eq!(
+            status(url, method, path, Some(&revoked), false).await,
+            401,
+            "{what}: revoked key"
+        );
+        let wrong = if *right == publisher.as_str() {
+            reader.as_str()
+        } else {
+            publisher.as_str()
+        };
+        assert_eq!(
+            status(url, method, path, Some(wrong), false).await,
+            403,
+            "{what}: wrong scope"
+        );
+        let ok = status(url, method, path, Some(right), false).await;
+        assert!((200..300).contains(&ok), "{what}: right scope got {ok}");
+        if *query_ok {
+            let ok = status(url, method, path, Some(right), true).await;
+            assert!((200..300).contains(&ok), "{what}: ?token= got {ok}");
+        }
+    }
+
+    // Scopes are checked per topic and per pattern, not just per route.
+    assert_eq!(
+        status(
+            url,
+            "POST",
+            "/v1/topics/users.1/events",
+            Some(&publisher),
+            false
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status(url, "GET", "/v1/sse?topic=%3E", Some(&reader), false).await,
+        403,
+        "> is wider than orders.>"
+    );
+    assert_eq!(
+        status(
+            url,
+            "GET",
+            "/v1/events?topic=orders.1&topic=users.1",
+            Some(&reader),
+            false
+        )
+        .await,
+        403
+    );
+    // The topic list shows only what the key may read.
+    let topics: Value = serde_json::from_slice(
+        &client()
+            .get(format!("{url}/v1/topics"))
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = topics["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["orders.1"]);
+    // Health checks need no key.
+    assert_eq!(status(url, "GET", "/healthz", None, false).await, 200);
+    // An SSE stream opened with ?token= (as EventSource must) delivers.
+    let mut sse = Stream::open(
+        url,
+        &format!("/v1/sse?topic=orders.*&after=0&token={reader}"),
+        &[],
+    )
+    .await;
+    assert_eq!(sse.next_event().await.unwrap()["topic"], "orders.1");
+    server.stop().await;
+}
+
+async fn publish_as_admin(url: &str) {
+    for topic in ["orders.1", "users.1"] {
+        let response = client()
+            .post(format!("{url}/v1/topics/{topic}/events"))
+            .bearer_auth(ADMIN)
+            .body(r#"{"data":0}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+}
+
+#[tokio::test]
+async fn keys_are_validated_and_listed_without_secrets() {
+    let server = TestServer::start(|c| c.admin_key = Some(ADMIN.into())).await;
+    for scopes in [json!([]), json!(["read:x"]), json!(["publish:a..b"])] {
+        let response = client()
+            .post(format!("{}/v1/keys", server.url))
+            .bearer_auth(ADMIN)
+            .body(json!({ "scopes": scopes }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{scopes}");
+    }
+    let (id, key) = create_key(&server.url, &["subscribe:>"]).await;
+    let list: Value = serde_json::from_slice(
+        &client()
+            .get(format!("{}/v1/keys", server.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(list["keys"][0]["id"], id.as_str());
+    assert!(
+        !list.to_string().contains(&key),
+        "the secret is never listed"
+    );
+    assert!(
+        !std::fs::read(server.dir.path().join("herald.db"))
+            .unwrap()
+            .windows(key.len())
+            .any(|w| w == key.as_bytes()),
+        "nor stored"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn first_start_creates_an_admin_key_shown_once_and_the_cli_manages_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, printed) = Process::serve_with(dir.path(), &[], &[]);
+    let line = printed
+        .iter()
+        .find(|l| l.contains("created an admin API key"))
+        .expect("the key is printed");
+    let admin = line.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(
+        status(&server.url, "GET", "/v1/keys", None, false).await,
+        401,
+        "secure by default"
+    );
+    assert_eq!(
+        status(&server.url, "GET", "/v1/keys", Some(&admin), false).await,
+        200
+    );
+
+    let herald = env!("CARGO_BIN_EXE_herald");
+    let out = std::process::Command::new(herald)
+        .args([
+            "keys",
+            "create",
+            "--scope",
+            "publish:cli.*",
+            "--server",
+            &server.url,
+            "--key",
+            &admin,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = created["key"].as_str().unwrap();
+    let (status_code, _) = publish_with(&server.url, "cli.x", key).await;
+    assert_eq!(status_code, 201);
+    let out = std::process::Command::new(herald)
+        .args([
+            "keys",
+            "revoke",
+            created["id"].as_str().unwrap(),
+            "--server",
+            &server.url,
+        ])
+        .env("HERALD_KEY", &admin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(publish_with(&server.url, "cli.x", key).await.0, 401);
+    let out = std::process::Command::new(herald)
+        .args(["keys", "list", "--server", &server.url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no key, no list");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Authorization"),
+        "the error says what to send"
+    );
+
+    // A restart does not mint another key.
+    drop(server);
+    let (_, printed) = Process::serve_with(dir.path(), &[], &[]);
+    assert!(!printed.iter().any(|l| l.contains("admin API key")));
+}
+
+async fn publish_with(url: &str, topic: &str, key: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!("{url}/v1/topics/{topic}/events"))
+        .bearer_auth(key)
+        .body(r#"{"data":1}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
