@@ -2,6 +2,7 @@
 //! and the anonymous local caller of `--dev` mode.
 
 pub mod keys;
+pub mod tokens;
 
 use std::fmt;
 
@@ -48,8 +49,12 @@ impl fmt::Display for Scope {
 pub enum Principal {
     /// Anonymous from loopback in `--dev` mode: may do everything.
     Dev,
-    /// A key (or token) and its scopes.
-    Key { id: String, scopes: Vec<Scope> },
+    /// A key (or token) and its scopes; a token also has an expiry.
+    Key {
+        id: String,
+        scopes: Vec<Scope>,
+        expires_ms: Option<i64>,
+    },
 }
 
 /// Why a caller may not do something; the message names what was missing.
@@ -111,6 +116,14 @@ impl Principal {
             || self
                 .scopes()
                 .any(|s| matches!(s, Scope::Subscribe(p) if p.matches(topic)))
+    }
+
+    /// When the credential stops being valid (client tokens), in Unix milliseconds.
+    pub fn expires_ms(&self) -> Option<i64> {
+        match self {
+            Principal::Dev => None,
+            Principal::Key { expires_ms, .. } => *expires_ms,
+        }
     }
 
     fn scopes(&self) -> impl Iterator<Item = &Scope> {
@@ -184,6 +197,7 @@ mod tests {
                 Scope::parse("publish:orders.*").unwrap(),
                 Scope::parse("subscribe:orders.>").unwrap(),
             ],
+            expires_ms: None,
         };
         assert!(key.require_publish("orders.1").is_ok());
         assert!(key.require_publish("users.1").is_err());
@@ -220,6 +234,8 @@ pub enum AuthError {
     Invalid,
     #[error("the key has been revoked")]
     Revoked,
+    #[error("the token has expired; get a fresh one")]
+    Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -229,6 +245,7 @@ pub struct Authenticator {
     store: Arc<dyn KeyStore>,
     /// The configured `admin_key`, hashed.
     admin_key: Option<Vec<u8>>,
+    tokens: Option<tokens::TokenVerifier>,
     dev: bool,
 }
 
@@ -239,8 +256,15 @@ impl Authenticator {
         Self {
             store,
             admin_key: admin_key.map(keys::hash),
+            tokens: None,
             dev,
         }
+    }
+
+    /// Also accepts client tokens checked by `tokens`.
+    pub fn with_tokens(mut self, tokens: Option<tokens::TokenVerifier>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// Whether anonymous loopback access is on.
@@ -270,9 +294,15 @@ impl Authenticator {
             return Ok(Principal::Key {
                 id: "admin_key".into(),
                 scopes: vec![Scope::Admin],
+                expires_ms: None,
             });
         }
-        let id = keys::id_of(credential).ok_or(AuthError::Invalid)?;
+        let Some(id) = keys::id_of(credential) else {
+            return match &self.tokens {
+                Some(tokens) => tokens.verify(credential),
+                None => Err(AuthError::Invalid),
+            };
+        };
         let stored = self.store.key(&id).await?.ok_or(AuthError::Invalid)?;
         if !keys::constant_time_eq(&stored.hash, &presented) {
             return Err(AuthError::Invalid);
@@ -288,6 +318,7 @@ impl Authenticator {
         Ok(Principal::Key {
             id: stored.id,
             scopes,
+            expires_ms: None,
         })
     }
 
