@@ -18,6 +18,8 @@ use crate::store::sqlite::SyncMode;
 pub struct Config {
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// STOMP over plain TCP listen address.
+    pub stomp_listen: SocketAddr,
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
     /// The log's backend: `sqlite` (embedded, the default).
@@ -28,6 +30,26 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub limits: LimitsConfig,
     pub streams: StreamsConfig,
+    pub stomp: StompConfig,
+}
+
+/// STOMP sessions (over WebSocket and TCP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StompConfig {
+    /// Largest frame a client may send, in bytes.
+    pub max_frame: usize,
+    /// Most headers in one frame.
+    pub max_headers: usize,
+    /// Longest header line, in bytes.
+    pub max_header_line: usize,
+    /// Most subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// Frames waiting to be written to one connection; a subscription whose frames do not fit
+    /// waits (and its follower falls back to the log), never the publisher or other connections.
+    pub outbound_queue: usize,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
 }
 
 /// Durability of the embedded store.
@@ -82,6 +104,21 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             limits: LimitsConfig::default(),
             streams: StreamsConfig::default(),
+            stomp_listen: "127.0.0.1:61613".parse().expect("valid address"),
+            stomp: StompConfig::default(),
+        }
+    }
+}
+
+impl Default for StompConfig {
+    fn default() -> Self {
+        Self {
+            max_frame: 8 << 20,
+            max_headers: 100,
+            max_header_line: 8 << 10,
+            max_subscriptions: 1000,
+            outbound_queue: 1024,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -127,6 +164,8 @@ impl Default for StreamsConfig {
 pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stomp_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
 }
@@ -187,7 +226,20 @@ impl Config {
                 self.streams.buffer
             );
         }
+        let stomp = &self.stomp;
+        for (name, n) in [
+            ("stomp.max_frame", stomp.max_frame),
+            ("stomp.max_headers", stomp.max_headers),
+            ("stomp.max_header_line", stomp.max_header_line),
+            ("stomp.max_subscriptions", stomp.max_subscriptions),
+            ("stomp.outbound_queue", stomp.outbound_queue),
+        ] {
+            if n == 0 {
+                bail!("{name} must be greater than 0");
+            }
+        }
         for (name, d) in [
+            ("stomp.connect_timeout", self.stomp.connect_timeout),
             ("streams.keepalive", self.streams.keepalive),
             ("retention.max_age", self.retention.max_age),
             ("retention.interval", self.retention.interval),
@@ -205,6 +257,8 @@ impl Config {
 fn is_config_key(key: &str) -> bool {
     const KEYS: &[&str] = &[
         "listen",
+        "stomp_listen",
+        "stomp",
         "data_dir",
         "store",
         "bus",
@@ -345,7 +399,7 @@ mod tests {
                 None,
                 Overrides {
                     listen: Some("127.0.0.1:9001".into()),
-                    data_dir: None,
+                    ..Overrides::default()
                 },
             )
             .unwrap();

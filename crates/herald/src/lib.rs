@@ -50,11 +50,23 @@ impl Herald {
         &self.log
     }
 
-    /// Serves HTTP on `listener` until `shutdown` is cancelled, then drains: new connections are
-    /// refused, streams end cleanly, in-flight publishes finish, and the store is closed.
+    /// Serves HTTP (with STOMP over WebSocket) on `listener` until `shutdown` is cancelled; see
+    /// [`Herald::serve_with_stomp`].
     pub async fn serve(
         self,
         listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.serve_with_stomp(listener, None, shutdown).await
+    }
+
+    /// Serves HTTP on `listener` and, when given, STOMP over TCP on `stomp`, until `shutdown` is
+    /// cancelled, then drains: new connections are refused, streams and STOMP sessions end
+    /// cleanly, in-flight publishes finish, and the store is closed.
+    pub async fn serve_with_stomp(
+        self,
+        listener: TcpListener,
+        stomp: Option<TcpListener>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let tasks = TaskTracker::new();
@@ -63,11 +75,26 @@ impl Herald {
             self.config.clone(),
             shutdown.clone(),
         ));
+        let stomp_context = Arc::new(transport::stomp::Context {
+            log: self.log.clone(),
+            config: self.config.stomp.clone(),
+            max_event: self.config.limits.max_event,
+            max_transaction: self.config.limits.max_body,
+            shutdown: shutdown.clone(),
+        });
+        if let Some(stomp) = stomp {
+            tasks.spawn(transport::stomp::tcp::serve(
+                stomp_context.clone(),
+                stomp,
+                tasks.clone(),
+            ));
+        }
         let state = api::AppState {
             log: self.log.clone(),
             limits: self.config.limits.clone(),
             streams: self.config.streams.clone(),
             shutdown: shutdown.clone(),
+            stomp: stomp_context,
         };
         let server = axum::serve(listener, api::router(state))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());

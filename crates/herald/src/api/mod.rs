@@ -27,6 +27,8 @@ pub struct AppState {
     pub streams: StreamsConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.
     pub shutdown: CancellationToken,
+    /// What STOMP sessions share (`GET /v1/ws`).
+    pub stomp: Arc<transport::stomp::Context>,
 }
 
 /// Every route.
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::read))
         .route("/v1/sse", get(transport::sse::handler))
         .route("/v1/stream", get(transport::ndjson::handler))
+        .route("/v1/ws", get(transport::stomp::ws::handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, which answers in problem+json.

@@ -64,7 +64,21 @@ CREATE TABLE IF NOT EXISTS topics (
 ) WITHOUT ROWID;
 ";
 
-const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data";
+const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data, headers";
+
+/// Adds columns that later versions introduced to a database an older version created.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_headers: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'headers'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_headers {
+        // JSON array of [name, value] pairs (STOMP SEND user headers); NULL when there are none.
+        conn.execute_batch("ALTER TABLE events ADD COLUMN headers TEXT")?;
+    }
+    Ok(())
+}
 
 /// A write transaction run on the writer thread by other parts of the store (see [`SqliteStore::write`]).
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -107,6 +121,7 @@ impl SqliteStore {
         ))
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        migrate(&conn).map_err(backend)?;
         let (head, last_time): (u64, i64) = conn
             .query_row(
                 "SELECT coalesce(max(seq), 0), coalesce(max(time_ms), 0) FROM events",
@@ -313,13 +328,21 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Arc<Event>> {
             bytes: data,
         },
     };
-    Ok(Event::new(
+    let headers: Option<String> = row.get(8)?;
+    let headers = match headers {
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into())
+        })?,
+        None => Vec::new(),
+    };
+    Ok(Event::with_headers(
         row.get(0)?,
         row.get(2)?,
         row.get(1)?,
         row.get(3)?,
         row.get(4)?,
         payload,
+        headers,
     ))
 }
 
@@ -626,17 +649,20 @@ fn append_request(
                 bytes,
             } => (2, Some(content_type), bytes),
         };
+        let headers = (!event.headers.is_empty())
+            .then(|| serde_json::to_string(&event.headers).expect("string pairs serialise"));
         let seq = *next_seq;
-        conn.prepare_cached("INSERT INTO events (seq, topic, id, type, time_ms, encoding, content_type, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-            .execute(params![seq, event.topic.as_str(), id, event_type, time, encoding, content_type, data])?;
+        conn.prepare_cached("INSERT INTO events (seq, topic, id, type, time_ms, encoding, content_type, data, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+            .execute(params![seq, event.topic.as_str(), id, event_type, time, encoding, content_type, data, headers])?;
         *next_seq += 1;
-        let event = Event::new(
+        let event = Event::with_headers(
             seq,
             id,
             event.topic.as_str().to_owned(),
             event_type,
             time,
             event.payload,
+            event.headers,
         );
         out.push(Appended {
             event,
