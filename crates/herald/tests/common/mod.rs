@@ -2,6 +2,8 @@
 //! clients for its HTTP API and streams.
 #![allow(dead_code)]
 
+pub mod stomp;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 /// A Herald running inside the test process.
 pub struct TestServer {
     pub url: String,
+    /// STOMP over TCP.
+    pub stomp: std::net::SocketAddr,
     pub log: Arc<Log>,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -41,10 +45,14 @@ impl TestServer {
         let log = herald.log().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let stomp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stomp = stomp_listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(herald.serve(listener, shutdown.clone()));
+        let task =
+            tokio::spawn(herald.serve_with_stomp(listener, Some(stomp_listener), shutdown.clone()));
         Self {
             url,
+            stomp,
             log,
             shutdown,
             task,
@@ -62,13 +70,22 @@ impl TestServer {
 pub struct Process {
     pub child: Child,
     pub url: String,
+    /// STOMP over TCP, from the second stdout line.
+    pub stomp: std::net::SocketAddr,
 }
 
 impl Process {
     /// Starts `herald serve` on a free port with `data_dir`, waiting for its "listening" line.
     pub fn serve(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--stomp-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .envs(envs.iter().copied())
             .env("RUST_LOG", "warn")
@@ -77,14 +94,23 @@ impl Process {
             .spawn()
             .expect("the herald binary starts");
         let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        stdout.read_line(&mut line).unwrap();
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no listening line, got {line:?}"))
             .to_owned();
-        Self { child, url }
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let stomp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("tcp://"))
+            .unwrap_or_else(|| panic!("no stomp listening line, got {line:?}"))
+            .parse()
+            .unwrap();
+        Self { child, url, stomp }
     }
 
     /// Sends a signal (`-9`, `-TERM`) and waits for the exit.

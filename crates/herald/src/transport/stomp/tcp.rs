@@ -13,6 +13,8 @@ use super::{Context, session};
 
 /// How long a closing connection may take to flush its last frames to a slow peer.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closed connection keeps draining what the peer still sends.
+const LINGER: Duration = Duration::from_secs(1);
 /// Largest single write, so one busy connection batches frames without hoarding memory.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -48,8 +50,12 @@ async fn connection(ctx: Arc<Context>, stream: TcpStream) {
             match rd.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
-                    if in_tx.send(buf.split().freeze()).await.is_err() {
-                        return;
+                    let chunk = buf.split().freeze();
+                    // Once the session is over, keep reading (and dropping) what the peer still
+                    // sends: closing with unread bytes would reset the connection and could
+                    // destroy the ERROR frame on its way to the peer.
+                    if !in_tx.is_closed() {
+                        let _ = in_tx.send(chunk).await;
                     }
                 }
             }
@@ -73,9 +79,13 @@ async fn connection(ctx: Arc<Context>, stream: TcpStream) {
         let _ = wr.shutdown().await;
     });
     session::run(ctx, in_rx, out_tx, None).await;
-    reader.abort();
     let abort = writer.abort_handle();
     if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
+        abort.abort();
+    }
+    // The writer sent FIN; give the peer a moment to see it and close its side.
+    let abort = reader.abort_handle();
+    if tokio::time::timeout(LINGER, reader).await.is_err() {
         abort.abort();
     }
 }
