@@ -414,6 +414,34 @@ mod tests {
     }
 
     #[test]
+    fn stomp_keys_come_from_file_env_and_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "[stomp]\nmax_headers = 20\n")?;
+            jail.set_env("HERALD_STOMP_LISTEN", "127.0.0.1:7000");
+            jail.set_env("HERALD_STOMP__MAX_FRAME", "4096");
+            let c = Config::load(None, Overrides::default()).unwrap();
+            assert_eq!(c.stomp_listen.port(), 7000);
+            assert_eq!(c.stomp.max_frame, 4096);
+            assert_eq!(c.stomp.max_headers, 20);
+            let c = Config::load(
+                None,
+                Overrides {
+                    stomp_listen: Some("127.0.0.1:7001".into()),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(c.stomp_listen.port(), 7001);
+            jail.set_env("HERALD_STOMP__MAX_FRAME", "0");
+            let err = Config::load(None, Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("stomp.max_frame"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("herald.toml", "[limits]\nmax_bdy = 5\n")?;
