@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::core::log::Log;
+use crate::core::queue::Queues;
 use crate::store::RetentionPolicy;
 use crate::store::sqlite::SqliteStore;
 
@@ -33,6 +34,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Herald {
     config: Config,
     log: Arc<Log>,
+    queues: Arc<Queues>,
 }
 
 impl Herald {
@@ -41,8 +43,16 @@ impl Herald {
         let bus = Arc::new(LocalBus::new(config.streams.buffer));
         let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus.clone())
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-        let log = Arc::new(Log::new(Arc::new(store), bus));
-        Ok(Self { config, log })
+        let store = Arc::new(store);
+        let queues = Queues::open(store.clone())
+            .await
+            .context("cannot load the queues")?;
+        let log = Arc::new(Log::new(store, bus));
+        Ok(Self {
+            config,
+            log,
+            queues,
+        })
     }
 
     /// The log, for embedding and tests.
@@ -77,6 +87,7 @@ impl Herald {
         ));
         let stomp_context = Arc::new(transport::stomp::Context {
             log: self.log.clone(),
+            queues: self.queues.clone(),
             config: self.config.stomp.clone(),
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,

@@ -4,6 +4,7 @@
 //! `seq` at append, strictly increasing, and never lets a reader see a later `seq` before an
 //! earlier one is visible, so `seq` is a safe resume cursor.
 
+pub mod queue;
 pub mod sqlite;
 
 use std::sync::Arc;

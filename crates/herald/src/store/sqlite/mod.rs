@@ -6,6 +6,8 @@
 //! bus in order, no reader can ever see `seq` N+1 before N. Reads go to a small pool of
 //! connections, which WAL lets run alongside the writer.
 
+mod queues;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,6 +124,7 @@ impl SqliteStore {
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         migrate(&conn).map_err(backend)?;
+        conn.execute_batch(queues::SCHEMA).map_err(backend)?;
         let (head, last_time): (u64, i64) = conn
             .query_row(
                 "SELECT coalesce(max(seq), 0), coalesce(max(time_ms), 0) FROM events",

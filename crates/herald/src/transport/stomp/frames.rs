@@ -4,8 +4,9 @@ use bytes::{Bytes, BytesMut};
 use herald_codec::stomp::{Frame, MessageTemplate, Version};
 
 use super::session::Violation;
-use crate::core::event::{Event, NewEvent, Payload, compact_json, validate_type};
+use crate::core::event::{Event, NewEvent, Payload, compact_json, generate_id, validate_type};
 use crate::core::topic::Topic;
+use crate::store::queue::{NewQueueMessage, QueuedMessage};
 
 /// Headers with a meaning to STOMP or Herald; every other SEND header is the application's and
 /// travels with the event to its MESSAGEs.
@@ -58,6 +59,59 @@ pub(crate) fn new_event(
         payload,
         headers: user_headers(&frame.headers),
     })
+}
+
+/// Reads a SEND to `/queue/<name>`: the body and its content type pass through untouched.
+pub(crate) fn new_queue_message(
+    frame: &Frame,
+    name: &str,
+    max_event: usize,
+) -> Result<NewQueueMessage, Violation> {
+    // Queue names follow topic-name rules.
+    let name = Topic::parse(name).map_err(|e| {
+        Violation::new(
+            "invalid destination",
+            e.to_string().replace("topic", "queue"),
+        )
+    })?;
+    if frame.body.len() > max_event {
+        return Err(Violation::new(
+            "body too large",
+            format!(
+                "the body is {} bytes; the limit is {max_event} (limits.max_event)",
+                frame.body.len()
+            ),
+        ));
+    }
+    Ok(NewQueueMessage {
+        queue: name.as_str().to_owned(),
+        message_id: generate_id(),
+        content_type: frame.header("content-type").map(str::to_owned),
+        body: frame.body.clone(),
+        headers: user_headers(&frame.headers),
+    })
+}
+
+/// The MESSAGE for a queue message.
+pub(crate) fn queue_message(
+    message: &QueuedMessage,
+    subscription: &str,
+    ack: Option<&str>,
+    version: Version,
+) -> Bytes {
+    let mut headers: Vec<(String, String)> = vec![
+        ("destination".into(), format!("/queue/{}", message.queue)),
+        ("message-id".into(), message.message_id.clone()),
+        ("redelivered".into(), message.redelivered.to_string()),
+    ];
+    if let Some(ct) = &message.content_type {
+        headers.push(("content-type".into(), ct.clone()));
+    }
+    headers.extend(message.headers.iter().cloned());
+    let template = MessageTemplate::new(&headers, &message.body, version);
+    let mut out = BytesMut::new();
+    template.encode(subscription, ack, &mut out);
+    out.freeze()
 }
 
 /// JSON (declared, or undeclared but parsable) becomes `data`; other text keeps its content
@@ -116,7 +170,6 @@ pub(crate) fn message(
     event: &Event,
     subscription: &str,
     ack: Option<&str>,
-    extra: &[(&str, &str)],
     version: Version,
 ) -> Bytes {
     let (content_type, body): (&str, &[u8]) = match &event.payload {
@@ -134,11 +187,6 @@ pub(crate) fn message(
         ("event-type".into(), event.event_type.clone()),
         ("content-type".into(), content_type.to_owned()),
     ];
-    headers.extend(
-        extra
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
-    );
     headers.extend(event.headers.iter().cloned());
     let template = MessageTemplate::new(&headers, body, version);
     let mut out = BytesMut::new();

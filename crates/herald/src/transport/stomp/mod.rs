@@ -3,7 +3,8 @@
 //! The transports only move bytes: each feeds what it reads into a channel and writes what the
 //! session puts on a bounded outbound channel. [`session`] owns the protocol: the codec's
 //! decoder, version and heart-beat negotiation, transactions, acknowledgements, and one
-//! [`Follower`](crate::core::follow::Follower) task per subscription ([`subscription`]).
+//! [`Follower`](crate::core::follow::Follower) task per `/topic` subscription, or one
+//! [`Queues`] consumer per `/queue` subscription ([`subscription`]).
 
 mod frames;
 mod session;
@@ -17,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::StompConfig;
 use crate::core::log::Log;
+use crate::core::queue::Queues;
 
 /// What every STOMP session shares.
 pub struct Context {
     pub log: Arc<Log>,
+    pub queues: Arc<Queues>,
     pub config: StompConfig,
     /// Largest event payload a SEND may carry (`limits.max_event`).
     pub max_event: usize,

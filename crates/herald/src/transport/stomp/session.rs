@@ -24,7 +24,9 @@ use super::frames;
 use super::subscription::{self, AckKey, AckMode, Subscription};
 use crate::core::event::NewEvent;
 use crate::core::follow::{FollowError, Start};
+use crate::core::queue::Outcome;
 use crate::core::topic::PatternSet;
+use crate::store::queue::NewQueueMessage;
 
 /// Shortest heart-beat interval the server agrees to, in either direction.
 const MIN_HEART_BEAT: Duration = Duration::from_secs(1);
@@ -63,6 +65,7 @@ enum Flow {
 #[derive(Default)]
 struct Transaction {
     sends: Vec<NewEvent>,
+    queue_sends: Vec<NewQueueMessage>,
     acks: Vec<(Command, Option<String>, AckKey)>,
     bytes: usize,
 }
@@ -213,7 +216,7 @@ impl Session {
             Command::Send => self.send(&frame).await?,
             Command::Subscribe => self.subscribe(&frame, version).await?,
             Command::Unsubscribe => self.unsubscribe(&frame)?,
-            Command::Ack | Command::Nack => self.ack(&frame, version)?,
+            Command::Ack | Command::Nack => self.ack(&frame, version).await?,
             Command::Begin => self.begin(&frame)?,
             Command::Commit => self.commit(&frame).await?,
             Command::Abort => {
@@ -276,27 +279,51 @@ impl Session {
 
     async fn send(&mut self, frame: &Frame) -> Result<(), Violation> {
         let destination = required(frame, "destination")?;
-        let Some(topic) = destination.strip_prefix("/topic/") else {
+        let (event, queued) = if let Some(topic) = destination.strip_prefix("/topic/") {
+            (
+                Some(frames::new_event(frame, topic, self.ctx.max_event)?),
+                None,
+            )
+        } else if let Some(queue) = destination.strip_prefix("/queue/") {
+            let message = frames::new_queue_message(frame, queue, self.ctx.max_event)?;
+            (None, Some(message))
+        } else {
             return Err(unknown_destination(destination));
         };
-        let event = frames::new_event(frame, topic, self.ctx.max_event)?;
         if let Some(id) = frame.header("transaction") {
             let limit = self.ctx.max_transaction;
             let tx = self
                 .transactions
                 .get_mut(id)
                 .ok_or_else(|| unknown_transaction(id))?;
-            tx.bytes += event.payload.len();
+            tx.bytes += frame.body.len();
             if tx.bytes > limit {
                 return Err(Violation::new(
                     "transaction too large",
                     format!("transaction {id} holds more than {limit} bytes (limits.max_body)"),
                 ));
             }
-            tx.sends.push(event);
+            tx.sends.extend(event);
+            tx.queue_sends.extend(queued);
             return Ok(());
         }
-        self.publish(vec![event]).await
+        if let Some(event) = event {
+            self.publish(vec![event]).await?;
+        }
+        if let Some(message) = queued {
+            self.enqueue(vec![message]).await?;
+        }
+        Ok(())
+    }
+
+    async fn enqueue(&self, messages: Vec<NewQueueMessage>) -> Result<(), Violation> {
+        self.ctx.queues.send(messages).await.map_err(|e| {
+            tracing::error!(error = %e, "STOMP queue send failed");
+            Violation::new(
+                "send failed",
+                "the message could not be stored; send it again",
+            )
+        })
     }
 
     async fn publish(&self, events: Vec<NewEvent>) -> Result<(), Violation> {
@@ -347,6 +374,32 @@ impl Session {
                 )
             })?,
         };
+        if let Some(queue) = destination.strip_prefix("/queue/") {
+            crate::core::topic::Topic::parse(queue).map_err(|e| {
+                Violation::new(
+                    "invalid destination",
+                    e.to_string().replace("topic", "queue"),
+                )
+            })?;
+            let consumer = self.ctx.queues.subscribe(queue, prefetch);
+            let sub = Arc::new(Subscription::new(
+                id.to_owned(),
+                mode,
+                prefetch,
+                self.connection.child_token(),
+                Some((queue.to_owned(), consumer.id)),
+            ));
+            self.subs.insert(id.to_owned(), sub.clone());
+            tokio::spawn(subscription::pump_queue(
+                sub,
+                consumer,
+                self.ctx.queues.clone(),
+                version,
+                self.out.clone(),
+                self.acks.clone(),
+            ));
+            return Ok(());
+        }
         let Some(pattern) = destination.strip_prefix("/topic/") else {
             return Err(unknown_destination(destination));
         };
@@ -386,6 +439,7 @@ impl Session {
             mode,
             prefetch,
             self.connection.child_token(),
+            None,
         ));
         self.subs.insert(id.to_owned(), sub.clone());
         tokio::spawn(subscription::pump(
@@ -418,7 +472,7 @@ impl Session {
         Ok(())
     }
 
-    fn ack(&mut self, frame: &Frame, version: Version) -> Result<(), Violation> {
+    async fn ack(&mut self, frame: &Frame, version: Version) -> Result<(), Violation> {
         if frame.command == Command::Nack && version == Version::V1_0 {
             return Err(Violation::new(
                 "unexpected frame",
@@ -444,22 +498,47 @@ impl Session {
             tx.acks.push((frame.command, subscription, key));
             return Ok(());
         }
-        self.settle(subscription.as_deref(), &key)
+        self.settle(frame.command, subscription.as_deref(), &key)
+            .await
     }
 
-    /// Settles an ACK or NACK. On a topic both just release the message: the log keeps every
-    /// event, so a client that wants one again resubscribes with `after`.
-    fn settle(&self, subscription: Option<&str>, key: &AckKey) -> Result<(), Violation> {
-        let settled = self
+    /// Settles an ACK or NACK. On a queue, ACK deletes the messages (the RECEIPT follows the
+    /// delete) and NACK requeues them for redelivery. On a topic both just release them: the
+    /// log keeps every event, so a client that wants one again resubscribes with `after`.
+    async fn settle(
+        &self,
+        command: Command,
+        subscription: Option<&str>,
+        key: &AckKey,
+    ) -> Result<(), Violation> {
+        let found = self
             .subs
             .values()
             .filter(|s| subscription.is_none_or(|id| s.id == id))
-            .any(|s| s.settle(key));
-        if settled {
-            Ok(())
-        } else {
-            Err(unknown_ack(&describe(key)))
+            .find_map(|s| {
+                let settled = s.settle(key);
+                (!settled.is_empty()).then(|| (s.clone(), settled))
+            });
+        let Some((sub, settled)) = found else {
+            return Err(unknown_ack(&describe(key)));
+        };
+        if let Some((queue, consumer)) = &sub.queue {
+            let outcome = if command == Command::Nack {
+                Outcome::Nack
+            } else {
+                Outcome::Ack
+            };
+            let rows = settled.iter().map(|u| u.row).collect();
+            self.ctx
+                .queues
+                .settle(queue, *consumer, rows, outcome)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "STOMP queue acknowledgement failed");
+                    Violation::new("acknowledgement failed", "the queue could not be updated")
+                })?;
         }
+        Ok(())
     }
 
     fn begin(&mut self, frame: &Frame) -> Result<(), Violation> {
@@ -491,8 +570,11 @@ impl Session {
         if !tx.sends.is_empty() {
             self.publish(tx.sends).await?;
         }
-        for (_, subscription, key) in &tx.acks {
-            self.settle(subscription.as_deref(), key)?;
+        if !tx.queue_sends.is_empty() {
+            self.enqueue(tx.queue_sends).await?;
+        }
+        for (command, subscription, key) in &tx.acks {
+            self.settle(*command, subscription.as_deref(), key).await?;
         }
         Ok(())
     }
@@ -529,7 +611,9 @@ fn missing(name: &str) -> Violation {
 fn unknown_destination(destination: &str) -> Violation {
     Violation::new(
         "unknown destination",
-        format!("destination `{destination}` is not /topic/<name or pattern>"),
+        format!(
+            "destination `{destination}` is neither /topic/<name or pattern> nor /queue/<name>"
+        ),
     )
 }
 
