@@ -1,5 +1,6 @@
 //! Interop with STOMP clients Herald did not write: stomp.py over TCP and @stomp/stompjs over
-//! WebSocket, each running its script in `tests/interop/` against a real server.
+//! WebSocket, each running its script in `tests/interop/` against a real server; and Herald's
+//! own browser client, `web/herald.js`, run in Node the same way.
 //!
 //! `scripts/test` installs both and sets `HERALD_INTEROP_PYTHON` (a Python with stomp.py) and
 //! `HERALD_INTEROP=required`. A plain `cargo test` without them skips these tests, saying so.
@@ -72,5 +73,36 @@ async fn stompjs_over_websocket() {
     let server = TestServer::start(|_| {}).await;
     let url = format!("{}/v1/ws", server.url.replacen("http://", "ws://", 1));
     run("node", &["stompjs.mjs".into(), url]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_js_reconnects_and_resumes() {
+    if !interop_dir().join("node_modules/ws").exists() {
+        assert!(
+            !required(),
+            "tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    let url = format!("{}/v1/ws", server.url.replacen("http://", "ws://", 1));
+    run("node", &["herald_js.mjs".into(), url]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_demo_in_jsdom() {
+    if !interop_dir().join("node_modules/jsdom").exists() {
+        assert!(
+            !required(),
+            "tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    run("node", &["chat_demo.mjs".into(), server.url.clone()]).await;
     server.stop().await;
 }

@@ -5,6 +5,7 @@ pub mod health;
 pub mod problem;
 pub mod query;
 pub mod topics;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sse", get(transport::sse::handler))
         .route("/v1/stream", get(transport::ndjson::handler))
         .route("/v1/ws", get(transport::stomp::ws::handler))
+        .route("/demo/chat", get(web::chat))
+        .route("/herald.js", get(web::herald_js))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, which answers in problem+json.
