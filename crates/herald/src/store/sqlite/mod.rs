@@ -696,3 +696,54 @@ fn update_topic_stats(conn: &Connection, created: &[Arc<Event>]) -> rusqlite::Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::local::LocalBus;
+    use crate::core::topic::Topic;
+
+    /// A database written before events had user headers opens, keeps its events, and takes
+    /// new events with headers.
+    #[tokio::test]
+    async fn an_older_database_gains_the_headers_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("herald.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL,
+                   type TEXT NOT NULL, time_ms INTEGER NOT NULL, encoding INTEGER NOT NULL,
+                   content_type TEXT, data BLOB NOT NULL);
+                 INSERT INTO events VALUES (1, 'old.t', 'e1', 'old.t', 5, 0, NULL, CAST('{\"a\":1}' AS BLOB));",
+            )
+            .unwrap();
+        }
+        let bus = Arc::new(LocalBus::new(16));
+        let store = SqliteStore::open(dir.path(), SyncMode::Off, bus).unwrap();
+        let all = PatternSet::parse(&[">"]).unwrap().unwrap();
+        let events = store.read(&all, 0, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(events[0].headers.is_empty());
+        let appended = store
+            .append(vec![NewEvent {
+                topic: Topic::parse("new.t").unwrap(),
+                id: None,
+                event_type: None,
+                payload: Payload::Json("2".into()),
+                headers: vec![("x-a".into(), "1".into()), ("x-b".into(), "2".into())],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(appended[0].event.seq, 2);
+        let events = store.read(&all, 1, 10).await.unwrap();
+        assert_eq!(
+            events[0].headers,
+            [
+                ("x-a".to_owned(), "1".to_owned()),
+                ("x-b".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(&events[0].json()[..], appended[0].event.json().as_ref());
+        store.close().await;
+    }
+}
