@@ -18,6 +18,8 @@ use crate::store::sqlite::SyncMode;
 pub struct Config {
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// STOMP over plain TCP listen address.
+    pub stomp_listen: SocketAddr,
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
     /// The log's backend: `sqlite` (embedded, the default).
@@ -33,6 +35,26 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// Anonymous access from loopback, for local development only.
     pub dev: bool,
+    pub stomp: StompConfig,
+}
+
+/// STOMP sessions (over WebSocket and TCP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StompConfig {
+    /// Largest frame a client may send, in bytes.
+    pub max_frame: usize,
+    /// Most headers in one frame.
+    pub max_headers: usize,
+    /// Longest header line, in bytes.
+    pub max_header_line: usize,
+    /// Most subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// Frames waiting to be written to one connection; a subscription whose frames do not fit
+    /// waits (and its follower falls back to the log), never the publisher or other connections.
+    pub outbound_queue: usize,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
 }
 
 /// Durability of the embedded store.
@@ -149,6 +171,21 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             admin_key: None,
             dev: false,
+            stomp_listen: "127.0.0.1:61613".parse().expect("valid address"),
+            stomp: StompConfig::default(),
+        }
+    }
+}
+
+impl Default for StompConfig {
+    fn default() -> Self {
+        Self {
+            max_frame: 8 << 20,
+            max_headers: 100,
+            max_header_line: 8 << 10,
+            max_subscriptions: 1000,
+            outbound_queue: 1024,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -194,6 +231,8 @@ impl Default for StreamsConfig {
 pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stomp_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,7 +304,20 @@ impl Config {
                 self.streams.buffer
             );
         }
+        let stomp = &self.stomp;
+        for (name, n) in [
+            ("stomp.max_frame", stomp.max_frame),
+            ("stomp.max_headers", stomp.max_headers),
+            ("stomp.max_header_line", stomp.max_header_line),
+            ("stomp.max_subscriptions", stomp.max_subscriptions),
+            ("stomp.outbound_queue", stomp.outbound_queue),
+        ] {
+            if n == 0 {
+                bail!("{name} must be greater than 0");
+            }
+        }
         for (name, d) in [
+            ("stomp.connect_timeout", self.stomp.connect_timeout),
             ("streams.keepalive", self.streams.keepalive),
             ("retention.max_age", self.retention.max_age),
             ("retention.interval", self.retention.interval),
@@ -285,6 +337,8 @@ impl Config {
 fn is_config_key(key: &str) -> bool {
     const KEYS: &[&str] = &[
         "listen",
+        "stomp_listen",
+        "stomp",
         "data_dir",
         "store",
         "bus",
@@ -440,6 +494,34 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("limits.max_body"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn stomp_keys_come_from_file_env_and_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "[stomp]\nmax_headers = 20\n")?;
+            jail.set_env("HERALD_STOMP_LISTEN", "127.0.0.1:7000");
+            jail.set_env("HERALD_STOMP__MAX_FRAME", "4096");
+            let c = Config::load(None, Overrides::default()).unwrap();
+            assert_eq!(c.stomp_listen.port(), 7000);
+            assert_eq!(c.stomp.max_frame, 4096);
+            assert_eq!(c.stomp.max_headers, 20);
+            let c = Config::load(
+                None,
+                Overrides {
+                    stomp_listen: Some("127.0.0.1:7001".into()),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(c.stomp_listen.port(), 7001);
+            jail.set_env("HERALD_STOMP__MAX_FRAME", "0");
+            let err = Config::load(None, Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("stomp.max_frame"), "{err}");
             Ok(())
         });
     }

@@ -27,6 +27,7 @@ use crate::auth::Authenticator;
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::core::log::Log;
+use crate::core::queue::Queues;
 use crate::store::RetentionPolicy;
 use crate::store::sqlite::SqliteStore;
 use crate::store::webhooks::WebhookStore;
@@ -44,6 +45,7 @@ pub struct Herald {
     log: Arc<Log>,
     webhook_store: Arc<dyn WebhookStore>,
     auth: Arc<Authenticator>,
+    queues: Arc<Queues>,
 }
 
 impl Herald {
@@ -54,6 +56,9 @@ impl Herald {
         let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus.clone())
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
         let store = Arc::new(store);
+        let queues = Queues::open(store.clone())
+            .await
+            .context("cannot load the queues")?;
         let log = Arc::new(Log::new(store.clone(), bus));
         let auth = Arc::new(Authenticator::new(
             store.clone(),
@@ -65,6 +70,7 @@ impl Herald {
             log,
             webhook_store: store,
             auth,
+            queues,
         })
     }
 
@@ -78,11 +84,23 @@ impl Herald {
         &self.log
     }
 
-    /// Serves HTTP on `listener` until `shutdown` is cancelled, then drains: new connections are
-    /// refused, streams end cleanly, in-flight publishes finish, and the store is closed.
+    /// Serves HTTP (with STOMP over WebSocket) on `listener` until `shutdown` is cancelled; see
+    /// [`Herald::serve_with_stomp`].
     pub async fn serve(
         self,
         listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.serve_with_stomp(listener, None, shutdown).await
+    }
+
+    /// Serves HTTP on `listener` and, when given, STOMP over TCP on `stomp`, until `shutdown` is
+    /// cancelled, then drains: new connections are refused, streams and STOMP sessions end
+    /// cleanly, in-flight publishes finish, and the store is closed.
+    pub async fn serve_with_stomp(
+        self,
+        listener: TcpListener,
+        stomp: Option<TcpListener>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let tasks = TaskTracker::new();
@@ -106,6 +124,21 @@ impl Herald {
         )
         .await
         .context("cannot start webhook delivery")?;
+        let stomp_context = Arc::new(transport::stomp::Context {
+            log: self.log.clone(),
+            queues: self.queues.clone(),
+            config: self.config.stomp.clone(),
+            max_event: self.config.limits.max_event,
+            max_transaction: self.config.limits.max_body,
+            shutdown: shutdown.clone(),
+        });
+        if let Some(stomp) = stomp {
+            tasks.spawn(transport::stomp::tcp::serve(
+                stomp_context.clone(),
+                stomp,
+                tasks.clone(),
+            ));
+        }
         let state = api::AppState {
             log: self.log.clone(),
             limits: self.config.limits.clone(),
@@ -114,6 +147,7 @@ impl Herald {
             auth: self.auth.clone(),
             webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
+            stomp: stomp_context,
         };
         let server = axum::serve(
             // Streams write small frames that must not wait for the peer's delayed ACK (Nagle).

@@ -42,6 +42,9 @@ struct ServeArgs {
     /// HTTP listen address (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<String>,
+    /// STOMP over TCP listen address (default 127.0.0.1:61613).
+    #[arg(long)]
+    stomp_listen: Option<String>,
     /// Data directory (default ./herald-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -89,6 +92,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let overrides = Overrides {
         listen: args.listen,
+        stomp_listen: args.stomp_listen,
         data_dir: args.data_dir,
         dev: args.dev.then_some(true),
     };
@@ -102,6 +106,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 config.listen
             )
         })?;
+    let stomp = tokio::net::TcpListener::bind(config.stomp_listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen for STOMP on {}: {e} (choose another with --stomp-listen)",
+                config.stomp_listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     if config.dev {
         tracing::warn!(
@@ -112,14 +124,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("herald: created an admin API key (it will not be shown again): {key}");
         println!("herald: use it as `Authorization: Bearer {key}` or `export HERALD_KEY={key}`");
     }
-    // Printed on stdout in a fixed form, so scripts and tests can find the port.
+    // Printed on stdout in a fixed form, so scripts and tests can find the ports; the HTTP line
+    // comes first.
     println!(
         "herald: listening on http://{addr} (data in {})",
         config.data_dir.display()
     );
+    println!("herald: stomp listening on tcp://{}", stomp.local_addr()?);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    herald.serve(listener, shutdown).await?;
+    herald
+        .serve_with_stomp(listener, Some(stomp), shutdown)
+        .await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

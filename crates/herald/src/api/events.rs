@@ -93,6 +93,7 @@ pub async fn publish(
             id: item.id,
             event_type: item.event_type,
             payload: Payload::Json(data),
+            headers: Vec::new(),
         });
     }
     let appended = state.log.publish(events).await?;

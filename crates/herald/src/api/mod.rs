@@ -9,6 +9,7 @@ pub mod problem;
 pub mod query;
 pub mod subscriptions;
 pub mod topics;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub webhook_defaults: WebhooksConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.
     pub shutdown: CancellationToken,
+    /// What STOMP sessions share (`GET /v1/ws`).
+    pub stomp: Arc<transport::stomp::Context>,
 }
 
 /// Every route.
@@ -73,6 +76,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/sse", get(transport::sse::handler))
         .route("/v1/stream", get(transport::ndjson::handler))
+        .route("/v1/ws", get(transport::stomp::ws::handler))
+        .route("/demo/chat", get(web::chat))
+        .route("/herald.js", get(web::herald_js))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, which answers in problem+json.

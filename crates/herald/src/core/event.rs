@@ -53,6 +53,9 @@ pub struct NewEvent {
     /// Defaults to the topic name.
     pub event_type: Option<String>,
     pub payload: Payload,
+    /// Application headers that travel with the event to STOMP consumers (from a STOMP SEND);
+    /// empty for HTTP publishes. Not part of the event's JSON.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Checks a producer-given id: 1–128 characters of `[A-Za-z0-9._:-]`.
@@ -103,6 +106,8 @@ pub struct Event {
     /// Milliseconds since the Unix epoch, assigned at append.
     pub time_ms: i64,
     pub payload: Payload,
+    /// Application headers from a STOMP SEND, in the order sent; not part of the JSON.
+    pub headers: Vec<(String, String)>,
     /// The event's JSON followed by `\n`: the NDJSON line, and (without the `\n`) the JSON.
     line: Bytes,
     sse: OnceLock<Bytes>,
@@ -118,6 +123,19 @@ impl Event {
         time_ms: i64,
         payload: Payload,
     ) -> Arc<Self> {
+        Self::with_headers(seq, id, topic, event_type, time_ms, payload, Vec::new())
+    }
+
+    /// Builds an event that carries application headers (see [`Event::headers`]).
+    pub fn with_headers(
+        seq: u64,
+        id: String,
+        topic: String,
+        event_type: String,
+        time_ms: i64,
+        payload: Payload,
+        headers: Vec<(String, String)>,
+    ) -> Arc<Self> {
         let line = encode(seq, &id, &topic, &event_type, time_ms, &payload);
         Arc::new(Self {
             seq,
@@ -126,6 +144,7 @@ impl Event {
             event_type,
             time_ms,
             payload,
+            headers,
             line,
             sse: OnceLock::new(),
         })

@@ -3,4 +3,5 @@
 pub mod event;
 pub mod follow;
 pub mod log;
+pub mod queue;
 pub mod topic;

@@ -5,6 +5,7 @@
 //! earlier one is visible, so `seq` is a safe resume cursor.
 
 pub mod keys;
+pub mod queue;
 pub mod sqlite;
 pub mod webhooks;
 

@@ -3,6 +3,7 @@
 
 pub mod ndjson;
 pub mod sse;
+pub mod stomp;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -428,6 +428,7 @@ impl Worker {
             id,
             event_type: None,
             payload: Payload::Json(data.to_string()),
+            headers: Vec::new(),
         };
         if let Err(e) = self.log.publish(vec![event]).await {
             tracing::error!(topic, error = %e, "cannot publish a system event");

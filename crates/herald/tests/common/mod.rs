@@ -2,6 +2,8 @@
 //! clients for its HTTP API and streams.
 #![allow(dead_code)]
 
+pub mod stomp;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 /// A Herald running inside the test process.
 pub struct TestServer {
     pub url: String,
+    /// STOMP over TCP.
+    pub stomp: std::net::SocketAddr,
     pub log: Arc<Log>,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -43,10 +47,14 @@ impl TestServer {
         let log = herald.log().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let stomp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stomp = stomp_listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(herald.serve(listener, shutdown.clone()));
+        let task =
+            tokio::spawn(herald.serve_with_stomp(listener, Some(stomp_listener), shutdown.clone()));
         Self {
             url,
+            stomp,
             log,
             shutdown,
             task,
@@ -64,6 +72,8 @@ impl TestServer {
 pub struct Process {
     pub child: Child,
     pub url: String,
+    /// STOMP over TCP, from the second stdout line.
+    pub stomp: std::net::SocketAddr,
 }
 
 impl Process {
@@ -80,7 +90,14 @@ impl Process {
         envs: &[(&str, &str)],
     ) -> (Self, Vec<String>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--stomp-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(args)
             .envs(envs.iter().copied())
@@ -107,9 +124,17 @@ impl Process {
             }
             before.push(line);
         };
-        // Later lines (the admin key) are read by the caller from `before` or not at all.
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let stomp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("tcp://"))
+            .unwrap_or_else(|| panic!("no stomp listening line, got {line:?}"))
+            .parse()
+            .unwrap();
+        // Later lines are not needed; keep the pipe drained so the server never blocks on it.
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        (Self { child, url }, before)
+        (Self { child, url, stomp }, before)
     }
 
     /// Sends a signal (`-9`, `-TERM`) and waits for the exit.

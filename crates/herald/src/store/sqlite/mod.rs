@@ -6,6 +6,8 @@
 //! bus in order, no reader can ever see `seq` N+1 before N. Reads go to a small pool of
 //! connections, which WAL lets run alongside the writer.
 
+mod queues;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,7 +68,21 @@ CREATE TABLE IF NOT EXISTS topics (
 ) WITHOUT ROWID;
 ";
 
-const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data";
+const EVENT_COLUMNS: &str = "seq, topic, id, type, time_ms, encoding, content_type, data, headers";
+
+/// Adds columns that later versions introduced to a database an older version created.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_headers: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'headers'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_headers {
+        // JSON array of [name, value] pairs (STOMP SEND user headers); NULL when there are none.
+        conn.execute_batch("ALTER TABLE events ADD COLUMN headers TEXT")?;
+    }
+    Ok(())
+}
 
 /// Tells a write's caller how it went, once its group's commit outcome is known.
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -115,6 +131,8 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
         conn.execute_batch(keys::SCHEMA).map_err(backend)?;
+        migrate(&conn).map_err(backend)?;
+        conn.execute_batch(queues::SCHEMA).map_err(backend)?;
         let (head, last_time): (u64, i64) = conn
             .query_row(
                 "SELECT coalesce(max(seq), 0), coalesce(max(time_ms), 0) FROM events",
@@ -370,13 +388,21 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Arc<Event>> {
             bytes: data,
         },
     };
-    Ok(Event::new(
+    let headers: Option<String> = row.get(8)?;
+    let headers = match headers {
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into())
+        })?,
+        None => Vec::new(),
+    };
+    Ok(Event::with_headers(
         row.get(0)?,
         row.get(2)?,
         row.get(1)?,
         row.get(3)?,
         row.get(4)?,
         payload,
+        headers,
     ))
 }
 
@@ -707,17 +733,20 @@ fn append_request(
                 bytes,
             } => (2, Some(content_type), bytes),
         };
+        let headers = (!event.headers.is_empty())
+            .then(|| serde_json::to_string(&event.headers).expect("string pairs serialise"));
         let seq = *next_seq;
-        conn.prepare_cached("INSERT INTO events (seq, topic, id, type, time_ms, encoding, content_type, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-            .execute(params![seq, event.topic.as_str(), id, event_type, time, encoding, content_type, data])?;
+        conn.prepare_cached("INSERT INTO events (seq, topic, id, type, time_ms, encoding, content_type, data, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+            .execute(params![seq, event.topic.as_str(), id, event_type, time, encoding, content_type, data, headers])?;
         *next_seq += 1;
-        let event = Event::new(
+        let event = Event::with_headers(
             seq,
             id,
             event.topic.as_str().to_owned(),
             event_type,
             time,
             event.payload,
+            event.headers,
         );
         out.push(Appended {
             event,
@@ -747,4 +776,55 @@ fn update_topic_stats(conn: &Connection, created: &[Arc<Event>]) -> rusqlite::Re
         stmt.execute(params![topic, count, first, last, time])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::local::LocalBus;
+    use crate::core::topic::Topic;
+
+    /// A database written before events had user headers opens, keeps its events, and takes
+    /// new events with headers.
+    #[tokio::test]
+    async fn an_older_database_gains_the_headers_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("herald.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, id TEXT NOT NULL,
+                   type TEXT NOT NULL, time_ms INTEGER NOT NULL, encoding INTEGER NOT NULL,
+                   content_type TEXT, data BLOB NOT NULL);
+                 INSERT INTO events VALUES (1, 'old.t', 'e1', 'old.t', 5, 0, NULL, CAST('{\"a\":1}' AS BLOB));",
+            )
+            .unwrap();
+        }
+        let bus = Arc::new(LocalBus::new(16));
+        let store = SqliteStore::open(dir.path(), SyncMode::Off, bus).unwrap();
+        let all = PatternSet::parse(&[">"]).unwrap().unwrap();
+        let events = store.read(&all, 0, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(events[0].headers.is_empty());
+        let appended = store
+            .append(vec![NewEvent {
+                topic: Topic::parse("new.t").unwrap(),
+                id: None,
+                event_type: None,
+                payload: Payload::Json("2".into()),
+                headers: vec![("x-a".into(), "1".into()), ("x-b".into(), "2".into())],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(appended[0].event.seq, 2);
+        let events = store.read(&all, 1, 10).await.unwrap();
+        assert_eq!(
+            events[0].headers,
+            [
+                ("x-a".to_owned(), "1".to_owned()),
+                ("x-b".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(&events[0].json()[..], appended[0].event.json().as_ref());
+        store.close().await;
+    }
 }

@@ -1,0 +1,85 @@
+//! `GET /v1/ws`: STOMP over WebSocket. Subprotocols `v12.stomp`, `v11.stomp` and `v10.stomp`
+//! (the highest offered wins); a client offering none still gets STOMP. A frame may span
+//! several WebSocket messages and a message may hold several frames: the session's decoder
+//! sees one byte stream either way.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use herald_codec::stomp::Version;
+use tokio::sync::mpsc;
+
+use super::{Context, session};
+use crate::api::AppState;
+
+/// Subprotocols in the server's order of preference, which is the order the upgrade picks by.
+const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
+
+/// Upgrades to WebSocket and runs a STOMP session on it.
+pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let ctx = state.stomp.clone();
+    let ws = ws
+        .protocols(SUBPROTOCOLS)
+        // A message may carry a few frames; the decoder enforces the per-frame limit.
+        .max_message_size(ctx.config.max_frame.saturating_mul(2));
+    let offered = ws
+        .selected_protocol()
+        .and_then(|p| p.to_str().ok())
+        .and_then(|p| match p {
+            "v12.stomp" => Some(Version::V1_2),
+            "v11.stomp" => Some(Version::V1_1),
+            "v10.stomp" => Some(Version::V1_0),
+            _ => None,
+        });
+    ws.on_upgrade(move |socket| connection(ctx, socket, offered))
+}
+
+async fn connection(ctx: Arc<Context>, socket: WebSocket, offered: Option<Version>) {
+    let (mut sink, mut stream) = socket.split();
+    let (in_tx, in_rx) = mpsc::channel::<Bytes>(16);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(ctx.config.outbound_queue);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let bytes = match message {
+                Message::Text(text) => Bytes::from(text),
+                Message::Binary(bytes) => bytes,
+                Message::Close(_) => return,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if in_tx.send(bytes).await.is_err() {
+                return;
+            }
+        }
+    });
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = out_rx.recv().await {
+            // Text frames suit browsers best; a body that is not UTF-8 must go as binary.
+            let message = if std::str::from_utf8(&frame).is_ok() {
+                match Utf8Bytes::try_from(frame) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => continue,
+                }
+            } else {
+                Message::Binary(frame)
+            };
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.close().await;
+    });
+    session::run(ctx, in_rx, out_tx, offered).await;
+    reader.abort();
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+}

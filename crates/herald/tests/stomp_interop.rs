@@ -1,0 +1,108 @@
+//! Interop with STOMP clients Herald did not write: stomp.py over TCP and @stomp/stompjs over
+//! WebSocket, each running its script in `tests/interop/` against a real server; and Herald's
+//! own browser client, `web/herald.js`, run in Node the same way.
+//!
+//! `scripts/test` installs both and sets `HERALD_INTEROP_PYTHON` (a Python with stomp.py) and
+//! `HERALD_INTEROP=required`. A plain `cargo test` without them skips these tests, saying so.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::TestServer;
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
+}
+
+fn required() -> bool {
+    std::env::var("HERALD_INTEROP").is_ok_and(|v| v == "required")
+}
+
+/// Runs a client script to completion; panics with its output unless it exits 0.
+async fn run(program: &str, args: &[String]) {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(interop_dir())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(90), child)
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish in 90 s"))
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    eprint!("{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomp_py_over_tcp() {
+    let Ok(python) = std::env::var("HERALD_INTEROP_PYTHON") else {
+        assert!(
+            !required(),
+            "HERALD_INTEROP_PYTHON is not set; run ./scripts/test"
+        );
+        eprintln!("skipped: HERALD_INTEROP_PYTHON is not set (./scripts/test sets it)");
+        return;
+    };
+    let server = TestServer::start(|_| {}).await;
+    let (host, port) = (
+        server.stomp.ip().to_string(),
+        server.stomp.port().to_string(),
+    );
+    run(&python, &["stomp_py.py".into(), host, port]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_over_websocket() {
+    if !interop_dir().join("node_modules/@stomp/stompjs").exists() {
+        assert!(
+            !required(),
+            "tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    let url = format!("{}/v1/ws", server.url.replacen("http://", "ws://", 1));
+    run("node", &["stompjs.mjs".into(), url]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_js_reconnects_and_resumes() {
+    if !interop_dir().join("node_modules/ws").exists() {
+        assert!(
+            !required(),
+            "tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    let url = format!("{}/v1/ws", server.url.replacen("http://", "ws://", 1));
+    run("node", &["herald_js.mjs".into(), url]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_demo_in_jsdom() {
+    if !interop_dir().join("node_modules/jsdom").exists() {
+        assert!(
+            !required(),
+            "tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    run("node", &["chat_demo.mjs".into(), server.url.clone()]).await;
+    server.stop().await;
+}
