@@ -35,6 +35,7 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// Anonymous access from loopback, for local development only.
     pub dev: bool,
+    pub auth: AuthConfig,
     pub stomp: StompConfig,
 }
 
@@ -96,6 +97,16 @@ pub struct StreamsConfig {
     pub keepalive: Duration,
     /// Events the live ring holds; a reader further behind catches up from the log.
     pub buffer: usize,
+}
+
+/// Client tokens (JWT) for browsers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 signing secret shared with your token issuer (at least 32 characters).
+    pub jwt_secret: Option<String>,
+    /// RS256 or EdDSA public key: PEM text, or the path of a PEM file.
+    pub jwt_public_key: Option<String>,
 }
 
 /// Webhook delivery.
@@ -171,6 +182,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             admin_key: None,
             dev: false,
+            auth: AuthConfig::default(),
             stomp_listen: "127.0.0.1:61613".parse().expect("valid address"),
             stomp: StompConfig::default(),
         }
@@ -348,6 +360,7 @@ fn is_config_key(key: &str) -> bool {
         "streams",
         "webhooks",
         "admin_key",
+        "auth",
         "dev",
     ];
     let top = key.split('.').next().unwrap_or(key).to_ascii_lowercase();

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
+use crate::auth::tokens::TokenVerifier;
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::core::log::Log;
@@ -60,11 +61,14 @@ impl Herald {
             .await
             .context("cannot load the queues")?;
         let log = Arc::new(Log::new(store.clone(), bus));
-        let auth = Arc::new(Authenticator::new(
-            store.clone(),
-            config.admin_key.as_deref(),
-            config.dev,
-        ));
+        let tokens = TokenVerifier::from_config(
+            config.auth.jwt_secret.as_deref(),
+            config.auth.jwt_public_key.as_deref(),
+        )?;
+        let auth = Arc::new(
+            Authenticator::new(store.clone(), config.admin_key.as_deref(), config.dev)
+                .with_tokens(tokens),
+        );
         Ok(Self {
             config,
             log,
@@ -127,6 +131,7 @@ impl Herald {
         let stomp_context = Arc::new(transport::stomp::Context {
             log: self.log.clone(),
             queues: self.queues.clone(),
+            auth: self.auth.clone(),
             config: self.config.stomp.clone(),
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,

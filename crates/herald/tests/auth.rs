@@ -335,3 +335,258 @@ async fn publish_with(url: &str, topic: &str, key: &str) -> (u16, Value) {
         serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null),
     )
 }
+
+const JWT_SECRET: &str = "a-shared-secret-of-at-least-32-characters!";
+
+fn token(
+    key: &jsonwebtoken::EncodingKey,
+    algorithm: jsonwebtoken::Algorithm,
+    exp_in_secs: i64,
+    publish: &[&str],
+    subscribe: &[&str],
+) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = json!({ "sub": "browser-7", "exp": now + exp_in_secs, "publish": publish, "subscribe": subscribe });
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, key).unwrap()
+}
+
+fn hs256(exp_in_secs: i64, publish: &[&str], subscribe: &[&str]) -> String {
+    token(
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        jsonwebtoken::Algorithm::HS256,
+        exp_in_secs,
+        publish,
+        subscribe,
+    )
+}
+
+async fn problem_detail(url: &str, path: &str, credential: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("{url}{path}"))
+        .bearer_auth(credential)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+    (
+        status,
+        body["detail"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn client_tokens_grant_their_patterns_until_they_expire() {
+    let server = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+        c.auth.jwt_secret = Some(JWT_SECRET.into());
+    })
+    .await;
+    let url = &server.url;
+    let browser = hs256(60, &["chat.*"], &["chat.>"]);
+    assert_eq!(publish_with(url, "chat.lobby", &browser).await.0, 201);
+    assert_eq!(
+        publish_with(url, "orders.1", &browser).await.0,
+        403,
+        "outside its publish patterns"
+    );
+    assert_eq!(
+        status(url, "GET", "/v1/events?topic=chat.*", Some(&browser), true).await,
+        200
+    );
+    assert_eq!(
+        status(url, "GET", "/v1/events?topic=%3E", Some(&browser), false).await,
+        403
+    );
+    assert_eq!(
+        status(url, "GET", "/v1/keys", Some(&browser), false).await,
+        403,
+        "tokens never carry admin"
+    );
+
+    let (code, detail) = problem_detail(
+        url,
+        "/v1/events?topic=chat.*",
+        &hs256(-60, &[], &["chat.>"]),
+    )
+    .await;
+    assert_eq!(code, 401);
+    assert!(detail.contains("expired"), "{detail}");
+    let forged = token(
+        &jsonwebtoken::EncodingKey::from_secret(b"another-secret-another-secret-another"),
+        jsonwebtoken::Algorithm::HS256,
+        60,
+        &[],
+        &["chat.>"],
+    );
+    assert_eq!(
+        problem_detail(url, "/v1/events?topic=chat.*", &forged)
+            .await
+            .0,
+        401
+    );
+
+    // A stream opened with a token ends when the token expires, saying why.
+    let short = hs256(2, &[], &["chat.>"]);
+    let mut sse = Stream::open(url, &format!("/v1/sse?topic=chat.*&token={short}"), &[]).await;
+    assert_eq!(sse.status, 200);
+    let mut farewell = None;
+    while let Some(item) = sse.next_item().await {
+        if let common::Item::KeepAlive(text) = item {
+            farewell = Some(text);
+        }
+    }
+    assert!(farewell.unwrap_or_default().contains("token expired"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rs256_and_eddsa_tokens_verify_with_the_configured_public_key() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    for (public, private, algorithm) in [
+        (
+            "rsa_public.pem",
+            "rsa_private.pem",
+            jsonwebtoken::Algorithm::RS256,
+        ),
+        (
+            "ed25519_public.pem",
+            "ed25519_private.pem",
+            jsonwebtoken::Algorithm::EdDSA,
+        ),
+    ] {
+        let server = TestServer::start(|c| {
+            c.dev = false;
+            c.auth.jwt_public_key = Some(format!("{fixtures}/{public}"));
+        })
+        .await;
+        let pem = std::fs::read(format!("{fixtures}/{private}")).unwrap();
+        let key = match algorithm {
+            jsonwebtoken::Algorithm::RS256 => {
+                jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap()
+            }
+            _ => jsonwebtoken::EncodingKey::from_ed_pem(&pem).unwrap(),
+        };
+        let good = token(&key, algorithm, 60, &[], &["feed.>"]);
+        assert_eq!(
+            status(
+                &server.url,
+                "GET",
+                "/v1/events?topic=feed.*",
+                Some(&good),
+                false
+            )
+            .await,
+            200,
+            "{public}"
+        );
+        assert_eq!(
+            status(
+                &server.url,
+                "GET",
+                "/v1/events?topic=feed.*",
+                Some(&hs256(60, &[], &["feed.>"])),
+                false
+            )
+            .await,
+            401,
+            "{public}: HS256 is not accepted when only a public key is configured"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn stomp_checks_the_passcode_and_every_destination() {
+    use common::stomp::Client;
+    use herald_codec::stomp::{Command, Frame};
+    let server = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+        c.auth.jwt_secret = Some(JWT_SECRET.into());
+    })
+    .await;
+    let (_, key) = create_key(&server.url, &["publish:chat.*", "subscribe:chat.>"]).await;
+    let connect = |passcode: Option<&str>| {
+        let frame = Frame::new(Command::Connect)
+            .with_header("accept-version", "1.2")
+            .with_header("host", "h");
+        match passcode {
+            Some(p) => frame
+                .with_header("login", "ignored")
+                .with_header("passcode", p),
+            None => frame,
+        }
+    };
+
+    for passcode in [
+        None,
+        Some("hk_bogus_key"),
+        Some(hs256(-60, &[], &["chat.>"]).as_str()),
+    ] {
+        let mut c = Client::tcp(server.stomp).await;
+        c.send(connect(passcode)).await;
+        let error = c.expect_error_and_close().await;
+        assert_eq!(
+            error.header("message"),
+            Some("authentication failed"),
+            "{passcode:?}"
+        );
+    }
+
+    let mut c = Client::tcp(server.stomp).await;
+    c.connect_with(connect(Some(&key))).await;
+    c.subscribe("1", "/topic/chat.>", &[]).await;
+    c.publish("/topic/chat.lobby", r#"{"text":"hi"}"#, &[])
+        .await;
+    assert_eq!(
+        c.message().await.header("destination"),
+        Some("/topic/chat.lobby")
+    );
+    c.send(common::stomp::send("/topic/orders.1", "{}")).await;
+    let error = c.expect_error_and_close().await;
+    assert_eq!(error.header("message"), Some("forbidden"));
+
+    let mut c = Client::tcp(server.stomp).await;
+    c.connect_with(connect(Some(&key))).await;
+    c.send(
+        Frame::new(Command::Subscribe)
+            .with_header("id", "1")
+            .with_header("destination", "/topic/>"),
+    )
+    .await;
+    assert_eq!(
+        c.expect_error_and_close().await.header("message"),
+        Some("forbidden")
+    );
+
+    // WebSocket: credentials on the upgrade are checked before it; CONNECT may then omit them.
+    assert_eq!(
+        Client::ws_with(&server.url, "?token=hk_bogus_key", &[])
+            .await
+            .err(),
+        Some(401)
+    );
+    let mut ws = Client::ws_with(
+        &server.url,
+        "",
+        &[("authorization", &format!("Bearer {key}"))],
+    )
+    .await
+    .unwrap();
+    ws.connect_with(connect(None)).await;
+    ws.subscribe("1", "/topic/chat.*", &[]).await;
+
+    // A token ends its STOMP connection when it expires.
+    let mut c = Client::tcp(server.stomp).await;
+    c.connect_with(connect(Some(&hs256(2, &[], &["chat.>"]))))
+        .await;
+    let error = c.expect_error_and_close().await;
+    assert_eq!(error.header("message"), Some("token expired"));
+    server.stop().await;
+}

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 
 use super::AppState;
 use super::problem::Problem;
@@ -18,22 +18,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let bearer = header
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let token = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v.into_owned())
-        });
-        let credential = bearer.map(str::to_owned).or(token);
+        let credential = credential(&parts.headers, parts.uri.query());
         let from_loopback = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -52,6 +37,23 @@ impl FromRequestParts<AppState> for Caller {
             )),
         }
     }
+}
+
+/// The credential a request presents: `Authorization: Bearer <credential>`, or `?token=`.
+pub(crate) fn credential(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let bearer = header.and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    });
+    if let Some(bearer) = bearer {
+        return Some(bearer.trim().to_owned());
+    }
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
 }
 
 impl From<Forbidden> for Problem {

@@ -66,11 +66,17 @@ pub(crate) async fn respond<F: Format>(
     content_type: &'static str,
 ) -> Result<Response, Problem> {
     let follower = open_follower(state, caller, raw_query, headers).await?;
+    // A stream opened with a client token ends when the token expires.
+    let expires = caller.expires_ms().map(|ms| {
+        let left = ms.saturating_sub(crate::core::event::now_ms()).max(0) as u64;
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
     let body = body(
         follower,
         format,
         state.streams.keepalive.0,
         state.shutdown.clone(),
+        expires,
     );
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -88,12 +94,14 @@ fn body<F: Format>(
     format: F,
     keepalive: Duration,
     shutdown: CancellationToken,
+    expires: Option<tokio::time::Instant>,
 ) -> Body {
     struct State<F> {
         follower: Follower,
         format: F,
         keepalive: Duration,
         shutdown: CancellationToken,
+        expires: Option<tokio::time::Instant>,
         preamble: Option<Bytes>,
         done: bool,
     }
@@ -103,6 +111,7 @@ fn body<F: Format>(
         format,
         keepalive,
         shutdown,
+        expires,
         preamble,
         done: false,
     };
@@ -118,6 +127,10 @@ fn body<F: Format>(
             () = s.shutdown.cancelled() => {
                 s.done = true;
                 s.format.farewell("server shutting down; reconnect to resume")?
+            }
+            () = sleep_until(s.expires) => {
+                s.done = true;
+                s.format.farewell("token expired; reconnect with a fresh token")?
             }
             next = s.follower.next() => match next {
                 Ok(events) => encode_batch(&s.format, &events),
@@ -146,4 +159,12 @@ fn encode_batch<F: Format>(format: &F, events: &[Arc<Event>]) -> Bytes {
         out.extend_from_slice(&bytes);
     }
     out.freeze()
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }

@@ -65,6 +65,28 @@ impl Client {
         (Self::new(Link::Ws(Box::new(ws))), chosen)
     }
 
+    /// Opens `/v1/ws` with a query string and extra upgrade headers; the upgrade's HTTP status
+    /// when the server refused it.
+    pub async fn ws_with(
+        http_url: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, u16> {
+        let url = format!("{}/v1/ws{query}", http_url.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().unwrap();
+        for (k, v) in headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = k.parse().unwrap();
+            request.headers_mut().insert(name, v.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Self::new(Link::Ws(Box::new(ws)))),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("WebSocket connect failed: {e}"),
+        }
+    }
+
     fn new(link: Link) -> Self {
         Self {
             link,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::config::StompConfig;
 use crate::core::log::Log;
 use crate::core::queue::Queues;
@@ -24,6 +25,8 @@ use crate::core::queue::Queues;
 pub struct Context {
     pub log: Arc<Log>,
     pub queues: Arc<Queues>,
+    /// Checks CONNECT's `passcode` (an API key or client token).
+    pub auth: Arc<Authenticator>,
     pub config: StompConfig,
     /// Largest event payload a SEND may carry (`limits.max_event`).
     pub max_event: usize,

@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use super::Context;
 use super::frames;
 use super::subscription::{self, AckKey, AckMode, Subscription};
-use crate::core::event::NewEvent;
+use crate::auth::{AuthError, Forbidden, Principal};
+use crate::core::event::{NewEvent, now_ms};
 use crate::core::follow::{FollowError, Start};
 use crate::core::queue::Outcome;
 use crate::core::topic::PatternSet;
@@ -72,11 +73,14 @@ struct Transaction {
 
 /// Runs a session until the peer goes away, breaks the protocol, disconnects, or the server
 /// shuts down. `offered` is the version a WebSocket subprotocol named, if any.
+/// `peer` says who is on the other end before CONNECT: whether it connects from loopback
+/// (for `--dev`), and whom the WebSocket upgrade request authenticated, if anyone.
 pub(crate) async fn run(
     ctx: Arc<Context>,
     inbound: mpsc::Receiver<Bytes>,
     out: mpsc::Sender<Bytes>,
     offered: Option<Version>,
+    peer: Peer,
 ) {
     let limits = Limits {
         max_frame_size: ctx.config.max_frame,
@@ -96,6 +100,8 @@ pub(crate) async fn run(
         transactions: HashMap::new(),
         connection: CancellationToken::new(),
         acks: Arc::new(AtomicU64::new(1)),
+        peer,
+        principal: None,
     };
     session.serve(inbound).await;
     // Ends every subscription task, which drops their outbound senders so the writer can finish.
@@ -120,19 +126,48 @@ struct Session {
     connection: CancellationToken,
     /// The next MESSAGE `ack` number.
     acks: Arc<AtomicU64>,
+    peer: Peer,
+    /// Who the session acts for, from CONNECT on.
+    principal: Option<Principal>,
+}
+
+/// What the transport knows of the peer before CONNECT.
+pub(crate) struct Peer {
+    pub from_loopback: bool,
+    /// Authenticated from the WebSocket upgrade's `Authorization` header or `?token=`.
+    pub upgraded: Option<Principal>,
 }
 
 impl Session {
+    /// Who the session acts for; set by CONNECT before any other frame is handled.
+    fn principal(&self) -> Result<&Principal, Violation> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| Violation::new("not connected", "send CONNECT first"))
+    }
+
     async fn serve(&mut self, mut inbound: mpsc::Receiver<Bytes>) {
         let shutdown = self.ctx.shutdown.clone();
         let connection = self.connection.clone();
         let mut deadline = Instant::now() + self.ctx.config.connect_timeout.0;
         let mut next_beat = Instant::now() + NEVER;
         loop {
+            // A client token ends the connection when it expires.
+            let expiry = match self.principal.as_ref().and_then(Principal::expires_ms) {
+                Some(ms) => {
+                    Instant::now()
+                        + Duration::from_millis(ms.saturating_sub(now_ms()).max(0) as u64)
+                }
+                None => Instant::now() + NEVER,
+            };
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
                     self.error(Violation::new("server shutting down", "reconnect to resume")).await;
+                    return;
+                }
+                () = sleep_until(expiry) => {
+                    self.error(Violation::new("token expired", "reconnect with a fresh token")).await;
                     return;
                 }
                 () = connection.cancelled() => return,
@@ -245,6 +280,27 @@ impl Session {
     }
 
     async fn connect(&mut self, frame: &Frame) -> Result<Flow, Violation> {
+        // `login` is ignored: `passcode` carries an API key or a client token.
+        let principal = match (frame.header("passcode"), self.peer.upgraded.take()) {
+            (None, Some(upgraded)) => Ok(upgraded),
+            (passcode, _) => {
+                self.ctx
+                    .auth
+                    .authenticate(passcode, self.peer.from_loopback)
+                    .await
+            }
+        };
+        match principal {
+            Ok(principal) => self.principal = Some(principal),
+            Err(AuthError::Store(e)) => {
+                tracing::error!(error = %e, "STOMP authentication failed");
+                return Err(Violation::new(
+                    "authentication failed",
+                    "the server could not check the credentials; try again",
+                ));
+            }
+            Err(e) => return Err(Violation::new("authentication failed", e.to_string())),
+        }
         let version = match frame.header("accept-version") {
             Some(offered) => negotiate(Some(offered)),
             None => Some(self.offered.unwrap_or(Version::V1_0)),
@@ -279,6 +335,14 @@ impl Session {
 
     async fn send(&mut self, frame: &Frame) -> Result<(), Violation> {
         let destination = required(frame, "destination")?;
+        let target = destination
+            .strip_prefix("/topic/")
+            .or_else(|| destination.strip_prefix("/queue/"));
+        if let Some(target) = target {
+            self.principal()?
+                .require_publish(target)
+                .map_err(forbidden)?;
+        }
         let (event, queued) = if let Some(topic) = destination.strip_prefix("/topic/") {
             (
                 Some(frames::new_event(frame, topic, self.ctx.max_event)?),
@@ -375,6 +439,12 @@ impl Session {
             })?,
         };
         if let Some(queue) = destination.strip_prefix("/queue/") {
+            let exact = PatternSet::parse(&[queue]).ok().flatten();
+            if let Some(exact) = &exact {
+                self.principal()?
+                    .require_subscribe(exact)
+                    .map_err(forbidden)?;
+            }
             crate::core::topic::Topic::parse(queue).map_err(|e| {
                 Violation::new(
                     "invalid destination",
@@ -406,6 +476,9 @@ impl Session {
         let patterns = PatternSet::parse(&[pattern])
             .map_err(|e| Violation::new("invalid destination", e.to_string()))?
             .ok_or_else(|| unknown_destination(destination))?;
+        self.principal()?
+            .require_subscribe(&patterns)
+            .map_err(forbidden)?;
         let start = match frame.header("after") {
             None => Start::Now,
             Some(after) => {
@@ -595,6 +668,10 @@ impl Session {
         // A send fails only when the writer is gone, and then the connection is over anyway.
         let _ = self.out.send(bytes.freeze()).await;
     }
+}
+
+fn forbidden(e: Forbidden) -> Violation {
+    Violation::new("forbidden", e.0)
 }
 
 fn required<'a>(frame: &'a Frame, name: &str) -> Result<&'a str, Violation> {

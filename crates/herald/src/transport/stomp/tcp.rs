@@ -26,8 +26,8 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
-                tasks.spawn(connection(ctx.clone(), stream));
+            Ok((stream, peer)) => {
+                tasks.spawn(connection(ctx.clone(), stream, peer.ip().is_loopback()));
             }
             Err(e) => {
                 // Usually out of file descriptors: wait rather than spin.
@@ -38,7 +38,7 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
     }
 }
 
-async fn connection(ctx: Arc<Context>, stream: TcpStream) {
+async fn connection(ctx: Arc<Context>, stream: TcpStream, from_loopback: bool) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (in_tx, in_rx) = mpsc::channel::<Bytes>(16);
@@ -78,7 +78,11 @@ async fn connection(ctx: Arc<Context>, stream: TcpStream) {
         }
         let _ = wr.shutdown().await;
     });
-    session::run(ctx, in_rx, out_tx, None).await;
+    let peer = session::Peer {
+        from_loopback,
+        upgraded: None,
+    };
+    session::run(ctx, in_rx, out_tx, None, peer).await;
     let abort = writer.abort_handle();
     if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {
         abort.abort();

@@ -5,8 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -15,13 +18,43 @@ use tokio::sync::mpsc;
 
 use super::{Context, session};
 use crate::api::AppState;
+use crate::api::auth::credential;
+use crate::api::problem::Problem;
+use crate::auth::AuthError;
 
 /// Subprotocols in the server's order of preference, which is the order the upgrade picks by.
 const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
 /// Upgrades to WebSocket and runs a STOMP session on it.
-pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// Credentials on the upgrade request (`Authorization: Bearer` or `?token=`) are checked here,
+/// with a 401 before any upgrade when they are wrong; without them, CONNECT's `passcode` decides.
+pub async fn handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Problem> {
     let ctx = state.stomp.clone();
+    let from_loopback = peer.ip().is_loopback();
+    let upgraded = match credential(&headers, query.as_deref()) {
+        None => None,
+        Some(credential) => match state
+            .auth
+            .authenticate(Some(&credential), from_loopback)
+            .await
+        {
+            Ok(principal) => Some(principal),
+            Err(AuthError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                return Err(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    e.to_string(),
+                ));
+            }
+        },
+    };
     let ws = ws
         .protocols(SUBPROTOCOLS)
         // A message may carry a few frames; the decoder enforces the per-frame limit.
@@ -35,10 +68,19 @@ pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
             "v10.stomp" => Some(Version::V1_0),
             _ => None,
         });
-    ws.on_upgrade(move |socket| connection(ctx, socket, offered))
+    let peer = session::Peer {
+        from_loopback,
+        upgraded,
+    };
+    Ok(ws.on_upgrade(move |socket| connection(ctx, socket, offered, peer)))
 }
 
-async fn connection(ctx: Arc<Context>, socket: WebSocket, offered: Option<Version>) {
+async fn connection(
+    ctx: Arc<Context>,
+    socket: WebSocket,
+    offered: Option<Version>,
+    peer: session::Peer,
+) {
     let (mut sink, mut stream) = socket.split();
     let (in_tx, in_rx) = mpsc::channel::<Bytes>(16);
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(ctx.config.outbound_queue);
@@ -73,7 +115,7 @@ async fn connection(ctx: Arc<Context>, socket: WebSocket, offered: Option<Versio
         let _ = sink.send(Message::Close(None)).await;
         let _ = sink.close().await;
     });
-    session::run(ctx, in_rx, out_tx, offered).await;
+    session::run(ctx, in_rx, out_tx, offered, peer).await;
     reader.abort();
     let abort = writer.abort_handle();
     if tokio::time::timeout(std::time::Duration::from_secs(5), writer)
