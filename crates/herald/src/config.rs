@@ -87,6 +87,14 @@ pub struct LimitsConfig {
     pub max_body: usize,
     /// Largest event payload (`data`).
     pub max_event: usize,
+    /// Events per second one key or token may publish (over HTTP and STOMP); 0: no limit.
+    pub publish_rate: u32,
+    /// Events a key may publish at once above its rate (the bucket's size).
+    pub publish_burst: u32,
+    /// Long-lived connections (streams, long-polls, WebSocket, STOMP) from one IP; 0: no limit.
+    pub connections_per_ip: u32,
+    /// Long-lived connections one key or token may hold; 0: no limit.
+    pub connections_per_key: u32,
 }
 
 /// Long-lived streams (SSE, NDJSON, long-poll).
@@ -225,6 +233,10 @@ impl Default for LimitsConfig {
         Self {
             max_body: 8 << 20,
             max_event: 1 << 20,
+            publish_rate: 10_000,
+            publish_burst: 20_000,
+            connections_per_ip: 4_096,
+            connections_per_key: 1_024,
         }
     }
 }

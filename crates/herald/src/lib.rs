@@ -128,10 +128,12 @@ impl Herald {
         )
         .await
         .context("cannot start webhook delivery")?;
+        let admission = Arc::new(crate::auth::limits::Admission::new(&self.config.limits));
         let stomp_context = Arc::new(transport::stomp::Context {
             log: self.log.clone(),
             queues: self.queues.clone(),
             auth: self.auth.clone(),
+            admission: admission.clone(),
             config: self.config.stomp.clone(),
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,
@@ -150,6 +152,7 @@ impl Herald {
             streams: self.config.streams.clone(),
             webhooks: dispatcher.clone(),
             auth: self.auth.clone(),
+            admission,
             webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
             stomp: stomp_context,

@@ -1,11 +1,12 @@
 //! `POST /v1/topics/{topic}/events` (publish) and `GET /v1/events` (read, long-poll).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -96,6 +97,10 @@ pub async fn publish(
             headers: Vec::new(),
         });
     }
+    state
+        .admission
+        .publish(&caller, events.len())
+        .map_err(Problem::rate_limited)?;
     let appended = state.log.publish(events).await?;
     let status = if appended.iter().any(|a| a.created) {
         StatusCode::CREATED
@@ -192,6 +197,7 @@ fn parse_items(body: &[u8]) -> Result<(Vec<PublishItem<'_>>, bool), Problem> {
 /// Reads the log, optionally waiting up to `wait` seconds for the first event.
 pub async fn read(
     Caller(caller): Caller,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
@@ -206,6 +212,11 @@ pub async fn read(
     let wait = query.number("wait", 0, MAX_WAIT)?.unwrap_or(0);
     let mut events = state.log.read(&patterns, after, limit).await?;
     if events.is_empty() && wait > 0 {
+        // A waiting long-poll is a long-lived connection like a stream.
+        let _admitted = state
+            .admission
+            .connect(peer.ip(), &caller)
+            .map_err(Problem::too_many_connections)?;
         let mut follower = state.log.follow(patterns, Start::After(after));
         tokio::select! {
             found = follower.next() => events = found?,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub streams: StreamsConfig,
     pub webhooks: Arc<Dispatcher>,
     pub auth: Arc<crate::auth::Authenticator>,
+    /// Publish rates and connection counts per caller.
+    pub admission: Arc<crate::auth::limits::Admission>,
     /// Defaults for subscriptions that set no timeout or concurrency.
     pub webhook_defaults: WebhooksConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.

@@ -14,6 +14,7 @@ pub struct Problem {
     slug: &'static str,
     detail: String,
     extra: Map<String, Value>,
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -24,12 +25,34 @@ impl Problem {
             slug,
             detail: detail.into(),
             extra: Map::new(),
+            retry_after: None,
         }
     }
 
     /// 400 with the given slug.
     pub fn bad_request(slug: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, slug, detail)
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("this key is over its publish rate (limits.publish_rate); retry in {secs} s"),
+        );
+        problem.retry_after = Some(secs);
+        problem
+    }
+
+    /// 429 for a connection over a limit.
+    pub fn too_many_connections(detail: String) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-connections",
+            detail,
+        )
     }
 
     /// Adds an extension member.
@@ -70,6 +93,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }

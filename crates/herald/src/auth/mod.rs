@@ -2,6 +2,7 @@
 //! and the anonymous local caller of `--dev` mode.
 
 pub mod keys;
+pub mod limits;
 pub mod tokens;
 
 use std::fmt;

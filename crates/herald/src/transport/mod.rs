@@ -19,6 +19,7 @@ use crate::api::AppState;
 use crate::api::problem::Problem;
 use crate::api::query::Query;
 use crate::auth::Principal;
+use crate::auth::limits::ConnectionGuard;
 use crate::core::event::Event;
 use crate::core::follow::{FollowError, Follower, Start};
 
@@ -60,12 +61,17 @@ async fn open_follower(
 pub(crate) async fn respond<F: Format>(
     state: &AppState,
     caller: &Principal,
+    peer: std::net::IpAddr,
     raw_query: Option<&str>,
     headers: &HeaderMap,
     format: F,
     content_type: &'static str,
 ) -> Result<Response, Problem> {
     let follower = open_follower(state, caller, raw_query, headers).await?;
+    let admitted = state
+        .admission
+        .connect(peer, caller)
+        .map_err(Problem::too_many_connections)?;
     // A stream opened with a client token ends when the token expires.
     let expires = caller.expires_ms().map(|ms| {
         let left = ms.saturating_sub(crate::core::event::now_ms()).max(0) as u64;
@@ -77,6 +83,7 @@ pub(crate) async fn respond<F: Format>(
         state.streams.keepalive.0,
         state.shutdown.clone(),
         expires,
+        admitted,
     );
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -95,8 +102,11 @@ fn body<F: Format>(
     keepalive: Duration,
     shutdown: CancellationToken,
     expires: Option<tokio::time::Instant>,
+    admitted: ConnectionGuard,
 ) -> Body {
     struct State<F> {
+        /// Held while the stream lives: it counts against the caller's connection limits.
+        _admitted: ConnectionGuard,
         follower: Follower,
         format: F,
         keepalive: Duration,
@@ -112,6 +122,7 @@ fn body<F: Format>(
         keepalive,
         shutdown,
         expires,
+        _admitted: admitted,
         preamble,
         done: false,
     };

@@ -1,6 +1,6 @@
 //! `GET /v1/stream`: chunked NDJSON, one event per line, blank lines as keep-alives.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -37,12 +37,14 @@ impl Format for Ndjson {
 pub async fn handler(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     super::respond(
         &state,
         &caller,
+        peer.ip(),
         query.as_deref(),
         &headers,
         Ndjson,

@@ -1,7 +1,7 @@
 //! `GET /v1/sse`: Server-Sent Events for `EventSource`. `id:` is the event's `seq`, so a
 //! browser's automatic reconnect (with `Last-Event-ID`) resumes exactly where it stopped.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
@@ -44,12 +44,14 @@ impl Format for Sse {
 pub async fn handler(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     super::respond(
         &state,
         &caller,
+        peer.ip(),
         query.as_deref(),
         &headers,
         Sse,

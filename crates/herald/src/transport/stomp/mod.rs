@@ -27,6 +27,8 @@ pub struct Context {
     pub queues: Arc<Queues>,
     /// Checks CONNECT's `passcode` (an API key or client token).
     pub auth: Arc<Authenticator>,
+    /// Publish rates and connection counts per caller.
+    pub admission: Arc<crate::auth::limits::Admission>,
     pub config: StompConfig,
     /// Largest event payload a SEND may carry (`limits.max_event`).
     pub max_event: usize,

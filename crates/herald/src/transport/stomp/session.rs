@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::Context;
 use super::frames;
 use super::subscription::{self, AckKey, AckMode, Subscription};
+use crate::auth::limits::ConnectionGuard;
 use crate::auth::{AuthError, Forbidden, Principal};
 use crate::core::event::{NewEvent, now_ms};
 use crate::core::follow::{FollowError, Start};
@@ -102,6 +103,7 @@ pub(crate) async fn run(
         acks: Arc::new(AtomicU64::new(1)),
         peer,
         principal: None,
+        _admitted: None,
     };
     session.serve(inbound).await;
     // Ends every subscription task, which drops their outbound senders so the writer can finish.
@@ -129,11 +131,13 @@ struct Session {
     peer: Peer,
     /// Who the session acts for, from CONNECT on.
     principal: Option<Principal>,
+    /// This connection's place in the caller's connection limits, from CONNECT on.
+    _admitted: Option<ConnectionGuard>,
 }
 
 /// What the transport knows of the peer before CONNECT.
 pub(crate) struct Peer {
-    pub from_loopback: bool,
+    pub ip: std::net::IpAddr,
     /// Authenticated from the WebSocket upgrade's `Authorization` header or `?token=`.
     pub upgraded: Option<Principal>,
 }
@@ -286,12 +290,17 @@ impl Session {
             (passcode, _) => {
                 self.ctx
                     .auth
-                    .authenticate(passcode, self.peer.from_loopback)
+                    .authenticate(passcode, self.peer.ip.is_loopback())
                     .await
             }
         };
         match principal {
-            Ok(principal) => self.principal = Some(principal),
+            Ok(principal) => {
+                let admitted = self.ctx.admission.connect(self.peer.ip, &principal);
+                self._admitted =
+                    Some(admitted.map_err(|e| Violation::new("too many connections", e))?);
+                self.principal = Some(principal);
+            }
             Err(AuthError::Store(e)) => {
                 tracing::error!(error = %e, "STOMP authentication failed");
                 return Err(Violation::new(
@@ -381,6 +390,7 @@ impl Session {
     }
 
     async fn enqueue(&self, messages: Vec<NewQueueMessage>) -> Result<(), Violation> {
+        self.throttle(messages.len()).await?;
         self.ctx.queues.send(messages).await.map_err(|e| {
             tracing::error!(error = %e, "STOMP queue send failed");
             Violation::new(
@@ -390,7 +400,18 @@ impl Session {
         })
     }
 
+    /// Waits while the caller is over its publish rate: STOMP has no "retry later", so a fast
+    /// sender is slowed down (its reads stop, TCP pushes back) rather than refused.
+    async fn throttle(&self, n: usize) -> Result<(), Violation> {
+        let principal = self.principal()?;
+        while let Err(wait) = self.ctx.admission.publish(principal, n) {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
     async fn publish(&self, events: Vec<NewEvent>) -> Result<(), Violation> {
+        self.throttle(events.len()).await?;
         self.ctx.log.publish(events).await.map(drop).map_err(|e| {
             tracing::error!(error = %e, "STOMP publish failed");
             Violation::new(

@@ -27,7 +27,7 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
         };
         match accepted {
             Ok((stream, peer)) => {
-                tasks.spawn(connection(ctx.clone(), stream, peer.ip().is_loopback()));
+                tasks.spawn(connection(ctx.clone(), stream, peer.ip()));
             }
             Err(e) => {
                 // Usually out of file descriptors: wait rather than spin.
@@ -38,7 +38,7 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
     }
 }
 
-async fn connection(ctx: Arc<Context>, stream: TcpStream, from_loopback: bool) {
+async fn connection(ctx: Arc<Context>, stream: TcpStream, ip: std::net::IpAddr) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (in_tx, in_rx) = mpsc::channel::<Bytes>(16);
@@ -78,10 +78,7 @@ async fn connection(ctx: Arc<Context>, stream: TcpStream, from_loopback: bool) {
         }
         let _ = wr.shutdown().await;
     });
-    let peer = session::Peer {
-        from_loopback,
-        upgraded: None,
-    };
+    let peer = session::Peer { ip, upgraded: None };
     session::run(ctx, in_rx, out_tx, None, peer).await;
     let abort = writer.abort_handle();
     if tokio::time::timeout(FLUSH_TIMEOUT, writer).await.is_err() {

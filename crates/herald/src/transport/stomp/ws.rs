@@ -69,7 +69,7 @@ pub async fn handler(
             _ => None,
         });
     let peer = session::Peer {
-        from_loopback,
+        ip: peer.ip(),
         upgraded,
     };
     Ok(ws.on_upgrade(move |socket| connection(ctx, socket, offered, peer)))
