@@ -37,6 +37,35 @@ pub struct Config {
     pub dev: bool,
     pub auth: AuthConfig,
     pub stomp: StompConfig,
+    pub http: HttpConfig,
+    pub tls: TlsConfig,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time a client has to send a request's headers (and to finish a TLS handshake).
+    pub header_timeout: Duration,
+    /// Open HTTP connections at most; more wait in the kernel's backlog.
+    pub max_connections: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+        }
+    }
+}
+
+/// TLS on the HTTP and STOMP listeners (both files PEM; both or neither).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// STOMP sessions (over WebSocket and TCP).
@@ -191,6 +220,8 @@ impl Default for Config {
             admin_key: None,
             dev: false,
             auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
             stomp_listen: "127.0.0.1:61613".parse().expect("valid address"),
             stomp: StompConfig::default(),
         }
@@ -322,6 +353,12 @@ impl Config {
                 "admin_key must be at least 16 characters; generate one with `openssl rand -base64 32`"
             );
         }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            bail!("tls.cert and tls.key go together: set both (PEM files) or neither");
+        }
+        if self.http.max_connections == 0 {
+            bail!("http.max_connections must be at least 1");
+        }
         if self.streams.buffer < 16 {
             bail!(
                 "streams.buffer must be at least 16 events, got {}",
@@ -346,6 +383,7 @@ impl Config {
             ("retention.max_age", self.retention.max_age),
             ("retention.interval", self.retention.interval),
             ("webhooks.timeout", self.webhooks.timeout),
+            ("http.header_timeout", self.http.header_timeout),
             ("webhooks.disable_after", self.webhooks.disable_after),
         ] {
             if d.0.is_zero() {
@@ -373,6 +411,8 @@ fn is_config_key(key: &str) -> bool {
         "webhooks",
         "admin_key",
         "auth",
+        "http",
+        "tls",
         "dev",
     ];
     let top = key.split('.').next().unwrap_or(key).to_ascii_lowercase();

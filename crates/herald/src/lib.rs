@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod serve;
 pub mod store;
 pub mod transport;
 pub mod webhook;
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,6 +46,8 @@ pub struct Herald {
     log: Arc<Log>,
     webhook_store: Arc<dyn WebhookStore>,
     auth: Arc<Authenticator>,
+    /// TLS for the listeners, when `tls.cert` and `tls.key` are set.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     queues: Arc<Queues>,
 }
 
@@ -69,7 +71,12 @@ impl Herald {
             Authenticator::new(store.clone(), config.admin_key.as_deref(), config.dev)
                 .with_tokens(tokens),
         );
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(serve::tls_acceptor(cert, key)?),
+            _ => None,
+        };
         Ok(Self {
+            tls,
             config,
             log,
             webhook_store: store,
@@ -134,6 +141,7 @@ impl Herald {
             queues: self.queues.clone(),
             auth: self.auth.clone(),
             admission: admission.clone(),
+            tls: self.tls.clone(),
             config: self.config.stomp.clone(),
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,
@@ -157,22 +165,13 @@ impl Herald {
             shutdown: shutdown.clone(),
             stomp: stomp_context,
         };
-        let server = axum::serve(
-            // Streams write small frames that must not wait for the peer's delayed ACK (Nagle).
-            listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            }),
-            api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let drained = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        let options = serve::Options {
+            header_timeout: self.config.http.header_timeout.0,
+            max_connections: self.config.http.max_connections as usize,
+            tls: self.tls.clone(),
+            drain: DRAIN_TIMEOUT,
         };
-        tokio::select! {
-            result = server => result.context("the HTTP server failed")?,
-            () = drained => tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing them"),
-        }
+        serve::serve(listener, api::router(state), options, shutdown.clone()).await;
         tasks.close();
         tasks.wait().await;
         dispatcher.wait().await;

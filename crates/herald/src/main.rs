@@ -126,11 +126,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // Printed on stdout in a fixed form, so scripts and tests can find the ports; the HTTP line
     // comes first.
+    let (scheme, tls) = if config.tls.cert.is_some() {
+        ("https", " (TLS)")
+    } else {
+        ("http", "")
+    };
     println!(
-        "herald: listening on http://{addr} (data in {})",
+        "herald: listening on {scheme}://{addr} (data in {})",
         config.data_dir.display()
     );
-    println!("herald: stomp listening on tcp://{}", stomp.local_addr()?);
+    println!(
+        "herald: stomp listening on tcp://{}{tls}",
+        stomp.local_addr()?
+    );
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     herald

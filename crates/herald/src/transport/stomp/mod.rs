@@ -27,6 +27,8 @@ pub struct Context {
     pub queues: Arc<Queues>,
     /// Checks CONNECT's `passcode` (an API key or client token).
     pub auth: Arc<Authenticator>,
+    /// TLS for the TCP listener, when configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Publish rates and connection counts per caller.
     pub admission: Arc<crate::auth::limits::Admission>,
     pub config: StompConfig,

@@ -1,11 +1,11 @@
-//! STOMP over plain TCP: one reader and one writer task per connection around a session.
+//! STOMP over TCP (optionally TLS): one reader and one writer task per connection around a session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
@@ -27,7 +27,20 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
         };
         match accepted {
             Ok((stream, peer)) => {
-                tasks.spawn(connection(ctx.clone(), stream, peer.ip()));
+                let _ = stream.set_nodelay(true);
+                let ctx = ctx.clone();
+                tasks.spawn(async move {
+                    match ctx.tls.clone() {
+                        None => connection(ctx, stream, peer.ip()).await,
+                        Some(tls) => {
+                            // The handshake shares CONNECT's deadline, so a silent peer cannot hold a task.
+                            match tokio::time::timeout(ctx.config.connect_timeout.0, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => connection(ctx, stream, peer.ip()).await,
+                                _ => tracing::debug!(%peer, "STOMP TLS handshake failed or timed out"),
+                            }
+                        }
+                    }
+                });
             }
             Err(e) => {
                 // Usually out of file descriptors: wait rather than spin.
@@ -38,9 +51,11 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, tasks: TaskTracker)
     }
 }
 
-async fn connection(ctx: Arc<Context>, stream: TcpStream, ip: std::net::IpAddr) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+async fn connection<S>(ctx: Arc<Context>, stream: S, ip: std::net::IpAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (in_tx, in_rx) = mpsc::channel::<Bytes>(16);
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(ctx.config.outbound_queue);
     let reader = tokio::spawn(async move {
