@@ -61,42 +61,7 @@ pub async fn publish(
     }
     check_json_content_type(&headers)?;
     let body = read_body(body, &headers, state.limits.max_body).await?;
-    let (items, batch) = parse_items(&body)?;
-    let mut events = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let at = |msg: String| {
-            if batch {
-                format!("event [{i}]: {msg}")
-            } else {
-                msg
-            }
-        };
-        if let Some(id) = &item.id {
-            validate_id(id).map_err(|e| Problem::bad_request("invalid-event", at(e)))?;
-        }
-        if let Some(t) = &item.event_type {
-            validate_type(t).map_err(|e| Problem::bad_request("invalid-event", at(e)))?;
-        }
-        let data = compact_json(item.data.get());
-        if data.len() > state.limits.max_event {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "event-too-large",
-                at(format!(
-                    "data is {} bytes; the limit is {} (limits.max_event)",
-                    data.len(),
-                    state.limits.max_event
-                )),
-            ));
-        }
-        events.push(NewEvent {
-            topic: topic.clone(),
-            id: item.id,
-            event_type: item.event_type,
-            payload: Payload::Json(data),
-            headers: Vec::new(),
-        });
-    }
+    let (events, batch) = parse_publish_body(&body, &topic, state.limits.max_event)?;
     state
         .admission
         .publish(&caller, events.len())
@@ -114,6 +79,52 @@ pub async fn publish(
         events[0].json()
     };
     Ok(json_response(status, body))
+}
+
+/// Parses a publish body (one event object or an array of them) into events for `topic`,
+/// checking every field; `batch` tells whether the body was an array. Never panics, whatever the
+/// bytes (fuzzed by `crates/herald/fuzz`).
+pub fn parse_publish_body(
+    body: &[u8],
+    topic: &Topic,
+    max_event: usize,
+) -> Result<(Vec<NewEvent>, bool), Problem> {
+    let (items, batch) = parse_items(body)?;
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let at = |msg: String| {
+            if batch {
+                format!("event [{i}]: {msg}")
+            } else {
+                msg
+            }
+        };
+        if let Some(id) = &item.id {
+            validate_id(id).map_err(|e| Problem::bad_request("invalid-event", at(e)))?;
+        }
+        if let Some(t) = &item.event_type {
+            validate_type(t).map_err(|e| Problem::bad_request("invalid-event", at(e)))?;
+        }
+        let data = compact_json(item.data.get());
+        if data.len() > max_event {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "event-too-large",
+                at(format!(
+                    "data is {} bytes; the limit is {max_event} (limits.max_event)",
+                    data.len()
+                )),
+            ));
+        }
+        events.push(NewEvent {
+            topic: topic.clone(),
+            id: item.id,
+            event_type: item.event_type,
+            payload: Payload::Json(data),
+            headers: Vec::new(),
+        });
+    }
+    Ok((events, batch))
 }
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), Problem> {
