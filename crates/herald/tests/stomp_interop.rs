@@ -1,5 +1,5 @@
-//! Interop with STOMP clients Herald did not write: stomp.py over TCP and @stomp/stompjs over
-//! WebSocket, each running its script in `tests/interop/` against a real server; and Herald's
+//! Interop with STOMP clients Herald did not write: stomp.py over TCP and over WebSocket, and
+//! @stomp/stompjs over WebSocket, each running its script in `tests/interop/` against a real server; and Herald's
 //! own browser client, `web/herald.js`, run in Node the same way.
 //!
 //! `scripts/test` installs both and sets `HERALD_INTEROP_PYTHON` (a Python with stomp.py) and
@@ -41,22 +41,38 @@ async fn run(program: &str, args: &[String]) {
     eprint!("{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stomp_py_over_tcp() {
-    let Ok(python) = std::env::var("HERALD_INTEROP_PYTHON") else {
+/// The Python with stomp.py that `scripts/test` prepared, or `None` (the test is skipped).
+fn python() -> Option<String> {
+    let python = std::env::var("HERALD_INTEROP_PYTHON").ok();
+    if python.is_none() {
         assert!(
             !required(),
             "HERALD_INTEROP_PYTHON is not set; run ./scripts/test"
         );
         eprintln!("skipped: HERALD_INTEROP_PYTHON is not set (./scripts/test sets it)");
-        return;
-    };
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomp_py_over_tcp() {
+    let Some(python) = python() else { return };
     let server = TestServer::start(|_| {}).await;
     let (host, port) = (
         server.stomp.ip().to_string(),
         server.stomp.port().to_string(),
     );
-    run(&python, &["stomp_py.py".into(), host, port]).await;
+    run(&python, &["stomp_py.py".into(), "tcp".into(), host, port]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomp_py_over_websocket() {
+    let Some(python) = python() else { return };
+    let server = TestServer::start(|_| {}).await;
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
+    run(&python, &["stomp_py.py".into(), "ws".into(), host, port]).await;
     server.stop().await;
 }
 
