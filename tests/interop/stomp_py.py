@@ -1,6 +1,7 @@
-"""Herald interop: the stomp.py client (PyPI) over STOMP/TCP.
+"""Herald interop: the stomp.py client (PyPI) over STOMP/TCP or over WebSocket (its WSTransport,
+built on websocket-client).
 
-Usage: python stomp_py.py HOST PORT. Exits 0 when every check passed; prints what failed
+Usage: python stomp_py.py tcp|ws HOST PORT. Exits 0 when every check passed; prints what failed
 otherwise. Run by crates/herald/tests/stomp_interop.rs against a real server.
 """
 
@@ -19,6 +20,7 @@ class Listener(stomp.ConnectionListener):
         self.messages = queue.Queue()
         self.receipts = queue.Queue()
         self.errors = queue.Queue()
+        self.heartbeats = 0
 
     def on_message(self, frame):
         self.messages.put(frame)
@@ -28,6 +30,9 @@ class Listener(stomp.ConnectionListener):
 
     def on_error(self, frame):
         self.errors.put(frame)
+
+    def on_heartbeat(self):
+        self.heartbeats += 1
 
 
 def expect(cond, what):
@@ -44,17 +49,96 @@ def message(listener):
     return listener.messages.get(timeout=TIMEOUT)
 
 
+TRANSPORT = "tcp"
+
+
 def connect(host, port, **kw):
-    conn = stomp.Connection12([(host, port)], heartbeats=(1000, 1000), auto_decode=False, **kw)
+    if TRANSPORT == "ws":
+        # Binary WebSocket messages, so bodies that are not UTF-8 (the NUL-byte blob) travel too.
+        conn = stomp.WSStompConnection([(host, port)], ws_path="/v1/ws", binary_mode=True,
+                                       heartbeats=(1000, 1000), auto_decode=False, **kw)
+    else:
+        conn = stomp.Connection12([(host, port)], heartbeats=(1000, 1000), auto_decode=False, **kw)
     listener = Listener()
     conn.set_listener("", listener)
     conn.connect(wait=True)
     return conn, listener
 
 
+def queues(host, port, tag):
+    """NACK redelivery and both client ack modes on a /queue, where acknowledgement matters."""
+    q = f"/queue/interop.py{TRANSPORT}{tag}"
+    pub, pl = connect(host, port)
+
+    # client-individual: NACK hands the message back, redelivered; ACK removes it.
+    a, al = connect(host, port)
+    a.subscribe(q, id="q", ack="client-individual", headers={"receipt": "qs"})
+    receipt(al, "qs")
+    pub.send(q, "job-1", content_type="text/plain", headers={"receipt": "q1"})
+    receipt(pl, "q1")
+    m = message(al)
+    expect(m.body == b"job-1" and m.headers["redelivered"] == "false", (m.headers, m.body))
+    a.nack(m.headers["ack"], receipt="qn")
+    receipt(al, "qn")
+    again = message(al)
+    expect(again.body == b"job-1" and again.headers["redelivered"] == "true",
+           (again.headers, again.body))
+    a.ack(again.headers["ack"], receipt="qa")
+    receipt(al, "qa")
+    a.disconnect()
+
+    # client (cumulative): ACK of the third message also acknowledges the two before it, so a
+    # consumer that comes after sees none of them again, only what is sent next.
+    b, bl = connect(host, port)
+    b.subscribe(q, id="q", ack="client", headers={"receipt": "bs"})
+    receipt(bl, "bs")
+    for i in range(3):
+        pub.send(q, f"batch-{i}", content_type="text/plain", headers={"receipt": f"b{i}"})
+        receipt(pl, f"b{i}")
+    got = [message(bl) for _ in range(3)]
+    expect([g.body for g in got] == [b"batch-0", b"batch-1", b"batch-2"], [g.body for g in got])
+    b.ack(got[2].headers["ack"], receipt="ba")
+    receipt(bl, "ba")
+    # And in client mode an unacknowledged message goes back to the queue on disconnect.
+    pub.send(q, "unacked", content_type="text/plain", headers={"receipt": "u1"})
+    receipt(pl, "u1")
+    expect(message(bl).body == b"unacked", "client mode: the next message")
+    b.disconnect()
+
+    c, cl = connect(host, port)
+    c.subscribe(q, id="q", ack="client-individual", headers={"receipt": "cs"})
+    receipt(cl, "cs")
+    first = message(cl)
+    expect(first.body == b"unacked" and first.headers["redelivered"] == "true",
+           (first.headers, first.body))
+    c.ack(first.headers["ack"], receipt="ca")
+    receipt(cl, "ca")
+    pub.send(q, "marker", content_type="text/plain", headers={"receipt": "m1"})
+    receipt(pl, "m1")
+    expect(message(cl).body == b"marker", "the cumulative ACK left batch-0..2 in the queue")
+    c.disconnect()
+    pub.disconnect()
+
+
+def heart_beats(host, port, tag):
+    """Both sides agreed on 1 s: an idle connection outlives several intervals on heart-beats
+    alone (the server closes one silent for 2 s) and still carries a message afterwards."""
+    conn, listener = connect(host, port)
+    dest = f"/topic/interop.py{TRANSPORT}{tag}.hb"
+    conn.subscribe(dest, id="hb", headers={"receipt": "hs"})
+    receipt(listener, "hs")
+    time.sleep(4.5)
+    expect(conn.is_connected(), "the idle connection was closed")
+    expect(listener.heartbeats >= 2, f"only {listener.heartbeats} heart-beats from the server")
+    conn.send(dest, "still-alive", content_type="text/plain", headers={"receipt": "h1"})
+    receipt(listener, "h1")
+    expect(message(listener).body == b"still-alive", "no message after the idle time")
+    conn.disconnect()
+
+
 def main(host, port):
     tag = str(int(time.time() * 1000))
-    topic = f"interop.py{tag}"
+    topic = f"interop.py{TRANSPORT}{tag}"
     sub, sl = connect(host, port)
     pub, pl = connect(host, port)
 
@@ -111,12 +195,18 @@ def main(host, port):
     replay.disconnect()
     sub.unsubscribe("1")
     sub.disconnect()
-    print("stomp.py interop: ok")
+
+    queues(host, port, tag)
+    heart_beats(host, port, tag)
+    print(f"stomp.py interop over {TRANSPORT}: ok")
 
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1], int(sys.argv[2]))
+        TRANSPORT = sys.argv[1]
+        if TRANSPORT not in ("tcp", "ws"):
+            raise ValueError(f"transport must be tcp or ws, not {TRANSPORT}")
+        main(sys.argv[2], int(sys.argv[3]))
     except Exception as e:  # noqa: BLE001 - report any failure as a non-zero exit
         print(f"stomp.py interop FAILED: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)

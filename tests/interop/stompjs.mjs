@@ -112,6 +112,41 @@ async function main() {
   for (let i = 0; i < 4; i++) seqs.push(Number((await replayed.next()).headers.seq));
   expect(seqs[0] === Number(m.headers.seq) && seqs.every((s, i) => i === 0 || s > seqs[i - 1]), seqs);
 
+  // A /queue in client-individual mode: NACK hands the message back, marked redelivered.
+  const q = `/queue/interop.js${tag}`;
+  const worker = await connect();
+  const jobs = queue();
+  const queued = receipt(worker, "qs");
+  worker.subscribe(q, (x) => jobs.push(x), { ack: "client-individual", receipt: "qs" });
+  await queued;
+  const sent = receipt(pub, "q1");
+  pub.publish({ destination: q, body: "job-1", headers: { "content-type": "text/plain", receipt: "q1" } });
+  await sent;
+  const job = await jobs.next();
+  expect(job.body === "job-1" && job.headers.redelivered === "false", job.headers);
+  const nacked = receipt(worker, "qn");
+  job.nack({ receipt: "qn" });
+  await nacked;
+  const again = await jobs.next();
+  expect(again.body === "job-1" && again.headers.redelivered === "true", again.headers);
+  const acked = receipt(worker, "qa");
+  again.ack({ receipt: "qa" });
+  await acked;
+
+  // Heart-beats (1 s both ways): an idle connection outlives several intervals, which the
+  // server would not allow a silent client (it closes after 2 s), and still works afterwards.
+  let beats = 0;
+  worker.onHeartbeatReceived = () => beats++;
+  await new Promise((r) => setTimeout(r, 4500));
+  expect(worker.connected && beats >= 2, `connected ${worker.connected}, ${beats} heart-beats`);
+  const after = receipt(pub, "q2");
+  pub.publish({ destination: q, body: "job-2", headers: { "content-type": "text/plain", receipt: "q2" } });
+  await after;
+  const job2 = await jobs.next();
+  expect(job2.body === "job-2" && job2.headers.redelivered === "false", job2.headers);
+  job2.ack();
+
+  await worker.deactivate();
   await replay.deactivate();
   await sub.deactivate();
   await pub.deactivate();

@@ -1,9 +1,10 @@
-//! Interop with STOMP clients Herald did not write: stomp.py over TCP and @stomp/stompjs over
-//! WebSocket, each running its script in `tests/interop/` against a real server; and Herald's
-//! own browser client, `web/herald.js`, run in Node the same way.
+//! Interop with STOMP clients Herald did not write: stomp.py over TCP and over WebSocket, and
+//! @stomp/stompjs over WebSocket, each running its script in `tests/interop/` against a real
+//! server; Herald's own browser client, `web/herald.js`, run in Node the same way; and the chat
+//! demo in headless Chromium.
 //!
-//! `scripts/test` installs both and sets `HERALD_INTEROP_PYTHON` (a Python with stomp.py) and
-//! `HERALD_INTEROP=required`. A plain `cargo test` without them skips these tests, saying so.
+//! `scripts/test` installs them all and sets `HERALD_INTEROP_PYTHON` (a Python with stomp.py)
+//! and `HERALD_INTEROP=required`. A plain `cargo test` without them skips these tests, saying so.
 
 mod common;
 
@@ -41,22 +42,38 @@ async fn run(program: &str, args: &[String]) {
     eprint!("{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stomp_py_over_tcp() {
-    let Ok(python) = std::env::var("HERALD_INTEROP_PYTHON") else {
+/// The Python with stomp.py that `scripts/test` prepared, or `None` (the test is skipped).
+fn python() -> Option<String> {
+    let python = std::env::var("HERALD_INTEROP_PYTHON").ok();
+    if python.is_none() {
         assert!(
             !required(),
             "HERALD_INTEROP_PYTHON is not set; run ./scripts/test"
         );
         eprintln!("skipped: HERALD_INTEROP_PYTHON is not set (./scripts/test sets it)");
-        return;
-    };
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomp_py_over_tcp() {
+    let Some(python) = python() else { return };
     let server = TestServer::start(|_| {}).await;
     let (host, port) = (
         server.stomp.ip().to_string(),
         server.stomp.port().to_string(),
     );
-    run(&python, &["stomp_py.py".into(), host, port]).await;
+    run(&python, &["stomp_py.py".into(), "tcp".into(), host, port]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomp_py_over_websocket() {
+    let Some(python) = python() else { return };
+    let server = TestServer::start(|_| {}).await;
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
+    run(&python, &["stomp_py.py".into(), "ws".into(), host, port]).await;
     server.stop().await;
 }
 
@@ -92,17 +109,64 @@ async fn herald_js_reconnects_and_resumes() {
     server.stop().await;
 }
 
+/// The admin key of the server that needs credentials in `chat_demo_in_chromium`.
+const ADMIN: &str = "admin-key-for-the-chat-test-0123456789";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_demo_in_jsdom() {
-    if !interop_dir().join("node_modules/jsdom").exists() {
+async fn chat_demo_in_chromium() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() || !interop_dir().join("node_modules/playwright-core").exists() {
         assert!(
             !required(),
-            "tests/interop/node_modules is missing; run ./scripts/test"
+            "/usr/bin/chromium or tests/interop/node_modules is missing; run ./scripts/test"
         );
-        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+        eprintln!(
+            "skipped: /usr/bin/chromium or playwright-core is missing (./scripts/test installs them)"
+        );
         return;
     }
-    let server = TestServer::start(|_| {}).await;
-    run("node", &["chat_demo.mjs".into(), server.url.clone()]).await;
-    server.stop().await;
+    let dev = TestServer::start(|_| {}).await;
+    let secure = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+    })
+    .await;
+    let response = common::client()
+        .post(format!("{}/v1/keys", secure.url))
+        .bearer_auth(ADMIN)
+        .body(r#"{"scopes":["publish:chat.*","subscribe:chat.>"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    // HERALD_UPDATE_SCREENSHOT=1 refreshes the picture in the docs; otherwise it goes to a
+    // scratch file, so a test run leaves the work tree as it was.
+    let screenshot = if std::env::var("HERALD_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("chat.png")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat.png")
+    };
+    let _ = std::fs::remove_file(&screenshot);
+    run(
+        "node",
+        &[
+            "chat_browser.mjs".into(),
+            dev.url.clone(),
+            secure.url.clone(),
+            key,
+            screenshot.display().to_string(),
+        ],
+    )
+    .await;
+    let png = std::fs::read(&screenshot).expect("the script saved a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the screenshot is a PNG"
+    );
+    secure.stop().await;
+    dev.stop().await;
 }

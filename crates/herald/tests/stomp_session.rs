@@ -346,16 +346,77 @@ async fn violations_get_an_error_then_close() {
             b"SEND\ndestination:/topic/a\ncontent-length:1\n\nxy\0".to_vec(),
             "malformed frame",
         ),
+        (
+            // No NUL ever comes: the frame grows past the limit instead of hanging the reader.
+            "body without NUL past the limit",
+            true,
+            [b"SEND\ndestination:/topic/a\n\n".as_slice(), &[b'x'; 5000]].concat(),
+            "malformed frame",
+        ),
+        (
+            "content-length over the limit",
+            true,
+            b"SEND\ndestination:/topic/a\ncontent-length:999999999\n\n\0".to_vec(),
+            "malformed frame",
+        ),
+        (
+            "garbage bytes",
+            true,
+            b"\xff\xfe\x01\x02 not stomp \x80\n\n\0".to_vec(),
+            "malformed frame",
+        ),
+        (
+            "garbage bytes before CONNECT",
+            false,
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n\0".to_vec(),
+            "malformed frame",
+        ),
     ];
-    for (name, connect, bytes, message) in cases {
+    // A client connected before the violations, and still served after all of them.
+    let mut bystander = Client::tcp(server.stomp).await;
+    bystander.connect(&[]).await;
+    bystander.subscribe("b", "/topic/bystander", &[]).await;
+    let (mut ws_bystander, _) = Client::ws(&server.url, &["v12.stomp"]).await;
+    ws_bystander.connect(&[]).await;
+    ws_bystander.subscribe("b", "/topic/bystander", &[]).await;
+    for (name, connect, bytes, message) in &cases {
         let mut c = Client::tcp(server.stomp).await;
-        if connect {
+        if *connect {
             c.connect(&[]).await;
         }
-        c.raw(&bytes).await;
+        c.raw(bytes).await;
         let error = c.expect_error_and_close().await;
-        assert_eq!(error.header("message"), Some(message), "{name}: {error:?}");
+        assert_eq!(error.header("message"), Some(*message), "{name}: {error:?}");
     }
+    // The same bytes over WebSocket, each in one binary message: the same ERROR, then a close.
+    for (name, connect, bytes, message) in &cases {
+        let (mut c, _) = Client::ws(&server.url, &["v12.stomp"]).await;
+        if *connect {
+            c.connect(&[]).await;
+        }
+        c.raw_binary(bytes).await;
+        let error = c.expect_error_and_close().await;
+        assert_eq!(
+            error.header("message"),
+            Some(*message),
+            "{name} over WebSocket: {error:?}"
+        );
+    }
+    bystander
+        .publish("/topic/bystander", r#"{"still":"here"}"#, &[])
+        .await;
+    let m = bystander.message().await;
+    assert_eq!(m.body.as_ref(), br#"{"still":"here"}"#);
+    let m = ws_bystander.message().await;
+    assert_eq!(m.body.as_ref(), br#"{"still":"here"}"#);
+    ws_bystander
+        .publish("/topic/bystander", r#"{"ws":"too"}"#, &[])
+        .await;
+    assert_eq!(bystander.message().await.body.as_ref(), br#"{"ws":"too"}"#);
+    assert_eq!(
+        ws_bystander.message().await.body.as_ref(),
+        br#"{"ws":"too"}"#
+    );
     // A violation in a frame that asked for a receipt names it.
     let mut c = Client::tcp(server.stomp).await;
     c.connect(&[]).await;
