@@ -62,8 +62,11 @@ async fn each_route_lets_in_only_the_right_credential() {
     let server = TestServer::start(|c| {
         c.dev = false;
         c.admin_key = Some(ADMIN.into());
+        c.auth.jwt_secret = Some(JWT_SECRET.into());
     })
     .await;
+    // An expired token that would otherwise carry every scope a route below needs.
+    let expired = hs256(-60, &["orders.*"], &["orders.>"]);
     let url = &server.url;
     let (_, publisher) = create_key(url, &["publish:orders.*"]).await;
     let (_, reader) = create_key(url, &["subscribe:orders.>"]).await;
@@ -112,6 +115,11 @@ async fn each_route_lets_in_only_the_right_credential() {
             status(url, method, path, Some(&revoked), false).await,
             401,
             "{what}: revoked key"
+        );
+        assert_eq!(
+            status(url, method, path, Some(&expired), false).await,
+            401,
+            "{what}: expired token"
         );
         let wrong = if *right == publisher.as_str() {
             reader.as_str()
