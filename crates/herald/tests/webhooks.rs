@@ -27,6 +27,15 @@ async fn deliveries(url: &str, sub: &Value) -> Vec<Value> {
     list["deliveries"].as_array().unwrap().clone()
 }
 
+/// Waits (bounded) until the subscription's newest delivery has `status`, and returns it.
+async fn first_delivery_with_status(url: &str, sub: &Value, status: &str) -> Value {
+    eventually(|| async {
+        let list = deliveries(url, sub).await;
+        (list.first()?["status"] == status).then(|| list[0].clone())
+    })
+    .await
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_verifiably_by_the_reference_library() {
     let server = webhook_server().await;
@@ -57,11 +66,7 @@ async fn deliveries_are_signed_verifiably_by_the_reference_library() {
     assert_eq!(hit.json(), event, "the body is the stored event");
     let list = deliveries(&server.url, &sub).await;
     assert_eq!(list.len(), 1, "only the matching event was delivered");
-    let delivery = eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list[0]["status"] == "succeeded").then(|| list[0].clone())
-    })
-    .await;
+    let delivery = first_delivery_with_status(&server.url, &sub, "succeeded").await;
     assert_eq!(delivery["attempts"][0]["status_code"], 200);
     server.stop().await;
 }
@@ -87,11 +92,7 @@ async fn failures_are_retried_on_the_schedule_and_every_attempt_is_recorded() {
         ids.iter().all(|id| *id == ids[0]),
         "the webhook-id is stable across retries"
     );
-    let d = eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list[0]["status"] == "succeeded").then(|| list[0].clone())
-    })
-    .await;
+    let d = first_delivery_with_status(&server.url, &sub, "succeeded").await;
     let codes: Vec<u64> = d["attempts"]
         .as_array()
         .unwrap()
@@ -114,11 +115,7 @@ async fn after_the_last_attempt_a_delivery_is_dead_announced_and_can_be_retried(
     )
     .await;
     publish(&server.url, "t", r#"{"data":1}"#).await;
-    let dead = eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list.first()?["status"] == "dead").then(|| list[0].clone())
-    })
-    .await;
+    let dead = first_delivery_with_status(&server.url, &sub, "dead").await;
     assert_eq!(
         dead["attempts"].as_array().unwrap().len(),
         2,
@@ -143,11 +140,7 @@ async fn after_the_last_attempt_a_delivery_is_dead_announced_and_can_be_retried(
     )
     .await;
     assert_eq!(status, 202, "{retried}");
-    eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list[0]["status"] == "succeeded").then_some(())
-    })
-    .await;
+    first_delivery_with_status(&server.url, &sub, "succeeded").await;
     let (status, _) = send_json(
         "POST",
         &format!("{}/v1/deliveries/dlv_nope/retry", server.url),
@@ -518,11 +511,7 @@ async fn the_ssrf_guard_refuses_private_addresses_without_an_allow_list() {
     )
     .await;
     publish(&server.url, "a", r#"{"data":1}"#).await;
-    let dead = eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list.first()?["status"] == "dead").then(|| list[0].clone())
-    })
-    .await;
+    let dead = first_delivery_with_status(&server.url, &sub, "dead").await;
     let error = dead["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("non-public"), "{error}");
     assert!(rx.hits("/x").is_empty(), "nothing reached the receiver");
@@ -637,11 +626,7 @@ async fn retry_after_on_429_sets_the_next_attempt() {
     rx.script("/throttled", &[429]);
     let sub = subscribe(&server.url, json!({"url": format!("{}/throttled", rx.url), "topics": ["t"], "retry_schedule": ["10ms"]})).await;
     publish(&server.url, "t", r#"{"data":1}"#).await;
-    let waiting = eventually(|| async {
-        let list = deliveries(&server.url, &sub).await;
-        (list.first()?["status"] == "retrying").then(|| list[0].clone())
-    })
-    .await;
+    let waiting = first_delivery_with_status(&server.url, &sub, "retrying").await;
     let at = |s: &Value| {
         time::OffsetDateTime::parse(
             s.as_str().unwrap(),

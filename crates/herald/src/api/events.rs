@@ -154,6 +154,19 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     ))
 }
 
+/// Reads a JSON request body into `T` (unknown fields are refused by `T`); `what` names the
+/// document in the error, e.g. "subscription".
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    what: &str,
+) -> Result<T, Problem> {
+    let bytes = read_body(body, headers, limit).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::bad_request("invalid-json", format!("invalid {what} JSON: {e}")))
+}
+
 pub(crate) async fn read_body(
     body: Body,
     headers: &HeaderMap,

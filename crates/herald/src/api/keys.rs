@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::events::read_body;
+use super::events::json_body;
 use super::problem::Problem;
 use crate::auth::Scope;
 use crate::core::event::{format_time, now_ms};
@@ -42,9 +42,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    let bytes = read_body(body, &headers, state.limits.max_body).await?;
-    let request: CreateKey = serde_json::from_slice(&bytes)
-        .map_err(|e| Problem::bad_request("invalid-json", format!("invalid key JSON: {e}")))?;
+    let request: CreateKey = json_body(body, &headers, state.limits.max_body, "key").await?;
     if request.scopes.is_empty() {
         return Err(Problem::bad_request(
             "invalid-key",

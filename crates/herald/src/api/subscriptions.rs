@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::events::read_body;
+use super::events::json_body;
 use super::problem::Problem;
 use super::query::Query;
 use crate::config::Duration;
@@ -185,10 +185,7 @@ async fn parse_fields(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<Fields, Problem> {
-    let bytes = read_body(body, headers, state.limits.max_body).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Problem::bad_request("invalid-json", format!("invalid subscription JSON: {e}"))
-    })
+    json_body(body, headers, state.limits.max_body, "subscription").await
 }
 
 fn id_from(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
@@ -375,9 +372,7 @@ pub async fn replay(
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id = id_from(path)?;
-    let bytes = read_body(body, &headers, state.limits.max_body).await?;
-    let request: ReplayBody = serde_json::from_slice(&bytes)
-        .map_err(|e| Problem::bad_request("invalid-json", format!("invalid replay JSON: {e}")))?;
+    let request: ReplayBody = json_body(body, &headers, state.limits.max_body, "replay").await?;
     let after = match (request.after, request.since) {
         (Some(after), None) => after,
         (None, Some(since)) => {
