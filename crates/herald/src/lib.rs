@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod metrics;
 pub mod serve;
 pub mod store;
 pub mod transport;
@@ -48,6 +49,7 @@ pub struct Herald {
     auth: Arc<Authenticator>,
     /// TLS for the listeners, when `tls.cert` and `tls.key` are set.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    metrics: Arc<metrics::Metrics>,
     queues: Arc<Queues>,
 }
 
@@ -76,6 +78,7 @@ impl Herald {
             _ => None,
         };
         Ok(Self {
+            metrics: Arc::new(metrics::Metrics::new()),
             tls,
             config,
             log,
@@ -125,6 +128,7 @@ impl Herald {
             .context("cannot build the webhook client")?;
         let settings = Settings {
             disable_after: webhooks.disable_after.0,
+            metrics: self.metrics.clone(),
         };
         let dispatcher = Dispatcher::start(
             self.log.clone(),
@@ -142,6 +146,7 @@ impl Herald {
             auth: self.auth.clone(),
             admission: admission.clone(),
             tls: self.tls.clone(),
+            metrics: self.metrics.clone(),
             config: self.config.stomp.clone(),
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,
@@ -161,6 +166,7 @@ impl Herald {
             webhooks: dispatcher.clone(),
             auth: self.auth.clone(),
             admission,
+            metrics: self.metrics.clone(),
             webhook_defaults: webhooks.clone(),
             shutdown: shutdown.clone(),
             stomp: stomp_context,

@@ -67,6 +67,11 @@ pub async fn publish(
         .publish(&caller, events.len())
         .map_err(Problem::rate_limited)?;
     let appended = state.log.publish(events).await?;
+    for a in appended.iter().filter(|a| a.created) {
+        state
+            .metrics
+            .published(&a.event.topic, a.event.payload.len());
+    }
     let status = if appended.iter().any(|a| a.created) {
         StatusCode::CREATED
     } else {
@@ -241,6 +246,7 @@ pub async fn read(
             .admission
             .connect(peer.ip(), &caller)
             .map_err(Problem::too_many_connections)?;
+        let _counted = state.metrics.connection("longpoll");
         let mut follower = state.log.follow(patterns, Start::After(after));
         tokio::select! {
             found = follower.next() => events = found?,

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::Problem;
 
 /// Liveness.
@@ -31,4 +32,22 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
         )
     })?;
     Ok(Json(json!({ "status": "ready" })))
+}
+
+/// `GET /metrics`: Prometheus metrics (OpenMetrics text); needs an admin key.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    caller.require_admin()?;
+    let m = &state.metrics;
+    m.head.set(state.log.store().head() as i64);
+    m.fallbacks.set(state.log.stats().fallbacks() as i64);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        m.render(),
+    )
+        .into_response())
 }

@@ -37,6 +37,7 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     /// Publish rates and connection counts per caller.
     pub admission: Arc<crate::auth::limits::Admission>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Defaults for subscriptions that set no timeout or concurrency.
     pub webhook_defaults: WebhooksConfig,
     /// Cancelled when the server starts shutting down; long-lived responses end on it.
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{topic}", get(topics::get))
         .route("/v1/topics/{topic}/events", post(events::publish))

@@ -31,6 +31,8 @@ pub(crate) trait Format: Send + 'static {
     fn event(&self, event: &Event) -> Bytes;
     /// Sent after `keepalive` of silence.
     fn keepalive(&self) -> Bytes;
+    /// The transport's name in metrics.
+    fn name(&self) -> &'static str;
     /// Sent just before the server ends the stream, saying why.
     fn farewell(&self, reason: &str) -> Option<Bytes>;
 }
@@ -84,6 +86,7 @@ pub(crate) async fn respond<F: Format>(
         state.shutdown.clone(),
         expires,
         admitted,
+        state.metrics.clone(),
     );
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -103,10 +106,13 @@ fn body<F: Format>(
     shutdown: CancellationToken,
     expires: Option<tokio::time::Instant>,
     admitted: ConnectionGuard,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Body {
     struct State<F> {
         /// Held while the stream lives: it counts against the caller's connection limits.
         _admitted: ConnectionGuard,
+        _counted: crate::metrics::ConnectionCount,
+        metrics: Arc<crate::metrics::Metrics>,
         follower: Follower,
         format: F,
         keepalive: Duration,
@@ -116,6 +122,7 @@ fn body<F: Format>(
         done: bool,
     }
     let preamble = format.preamble();
+    let counted = metrics.connection(format.name());
     let state = State {
         follower,
         format,
@@ -123,6 +130,8 @@ fn body<F: Format>(
         shutdown,
         expires,
         _admitted: admitted,
+        _counted: counted,
+        metrics,
         preamble,
         done: false,
     };
@@ -144,7 +153,10 @@ fn body<F: Format>(
                 s.format.farewell("token expired; reconnect with a fresh token")?
             }
             next = s.follower.next() => match next {
-                Ok(events) => encode_batch(&s.format, &events),
+                Ok(events) => {
+                    s.metrics.sent(s.format.name(), events.len());
+                    encode_batch(&s.format, &events)
+                }
                 Err(e) => {
                     s.done = true;
                     if !matches!(e, FollowError::Expired { .. }) {

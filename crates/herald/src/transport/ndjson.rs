@@ -23,6 +23,10 @@ impl Format for Ndjson {
         event.ndjson_line()
     }
 
+    fn name(&self) -> &'static str {
+        "ndjson"
+    }
+
     fn keepalive(&self) -> Bytes {
         Bytes::from_static(ndjson::KEEP_ALIVE)
     }

@@ -29,6 +29,10 @@ impl Format for Sse {
         event.sse_frame()
     }
 
+    fn name(&self) -> &'static str {
+        "sse"
+    }
+
     fn keepalive(&self) -> Bytes {
         Bytes::from_static(b": keep-alive\n\n")
     }

@@ -54,6 +54,7 @@ pub enum Control {
 #[derive(Clone)]
 pub struct Settings {
     pub disable_after: Duration,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 type Finished = (String, Attempt, Outcome, bool);
@@ -106,12 +107,17 @@ impl Worker {
     ) {
         loop {
             self.dispatch();
+            self.report();
             let wake = self.next_wake();
             let can_read = self.sub.state == State::Enabled && self.queue.len() < MAX_QUEUE;
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 message = control.recv() => match message {
                     Some(Control::Stop(reply)) => {
+                        // The subscription is going away: so do its series.
+                        let labels = vec![("subscription", self.sub.id.clone())];
+                        self.settings.metrics.queue_depth.remove(&labels);
+                        self.settings.metrics.oldest_pending.remove(&labels);
                         let _ = reply.send(());
                         return;
                     }
@@ -133,6 +139,19 @@ impl Worker {
     }
 
     /// Starts every attempt the subscription's limits allow now.
+    /// Publishes this subscription's queue depth and oldest pending age.
+    fn report(&self) {
+        let labels = vec![("subscription", self.sub.id.clone())];
+        let metrics = &self.settings.metrics;
+        metrics
+            .queue_depth
+            .get_or_create(&labels)
+            .set(self.queue.len() as i64);
+        let oldest = self.queue.iter().map(|d| d.created_ms).min();
+        let age = oldest.map_or(0, |t| (now_ms() - t).max(0) / 1000);
+        metrics.oldest_pending.get_or_create(&labels).set(age);
+    }
+
     fn dispatch(&mut self) {
         if self.sub.state != State::Enabled {
             return;
@@ -328,6 +347,20 @@ impl Worker {
         let Some(index) = self.queue.iter().position(|d| d.id == id) else {
             return;
         };
+        let metrics = &self.settings.metrics;
+        let outcome_name = match outcome {
+            Outcome::Success => "succeeded",
+            Outcome::Failure { .. } => "failed",
+            Outcome::Gone => "gone",
+            Outcome::Unsendable => "unsendable",
+        };
+        metrics
+            .attempts
+            .get_or_create(&vec![("outcome", outcome_name.to_owned())])
+            .inc();
+        metrics
+            .attempt_seconds
+            .observe(attempt.latency_ms as f64 / 1000.0);
         let now = now_ms();
         let delivery = &mut self.queue[index];
         delivery.attempts.push(attempt);
@@ -371,6 +404,9 @@ impl Worker {
         }
         if !delivery.status.is_open() {
             self.queue.remove(index);
+        }
+        if delivery.status == Status::Dead {
+            self.settings.metrics.dead.inc();
         }
         if delivery.status == Status::Dead && !notices_only {
             self.announce_dead(&delivery).await;

@@ -29,6 +29,7 @@ pub struct Context {
     pub auth: Arc<Authenticator>,
     /// TLS for the TCP listener, when configured.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Publish rates and connection counts per caller.
     pub admission: Arc<crate::auth::limits::Admission>,
     pub config: StompConfig,

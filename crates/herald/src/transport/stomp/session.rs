@@ -104,6 +104,7 @@ pub(crate) async fn run(
         peer,
         principal: None,
         _admitted: None,
+        _counted: None,
     };
     session.serve(inbound).await;
     // Ends every subscription task, which drops their outbound senders so the writer can finish.
@@ -133,6 +134,8 @@ struct Session {
     principal: Option<Principal>,
     /// This connection's place in the caller's connection limits, from CONNECT on.
     _admitted: Option<ConnectionGuard>,
+    /// This connection in the `connections{transport="stomp"}` gauge, from CONNECT on.
+    _counted: Option<crate::metrics::ConnectionCount>,
 }
 
 /// What the transport knows of the peer before CONNECT.
@@ -299,6 +302,7 @@ impl Session {
                 let admitted = self.ctx.admission.connect(self.peer.ip, &principal);
                 self._admitted =
                     Some(admitted.map_err(|e| Violation::new("too many connections", e))?);
+                self._counted = Some(self.ctx.metrics.connection("stomp"));
                 self.principal = Some(principal);
             }
             Err(AuthError::Store(e)) => {
@@ -412,13 +416,28 @@ impl Session {
 
     async fn publish(&self, events: Vec<NewEvent>) -> Result<(), Violation> {
         self.throttle(events.len()).await?;
-        self.ctx.log.publish(events).await.map(drop).map_err(|e| {
+        let appended = self.ctx.log.publish(events).await.map_err(|e| {
             tracing::error!(error = %e, "STOMP publish failed");
             Violation::new(
                 "publish failed",
                 "the event could not be stored; send it again",
             )
-        })
+        })?;
+        for a in appended.iter().filter(|a| a.created) {
+            self.ctx
+                .metrics
+                .published(&a.event.topic, a.event.payload.len());
+        }
+        Ok(())
+    }
+
+    /// The counter of MESSAGE frames this transport sends.
+    fn sent_counter(&self) -> prometheus_client::metrics::counter::Counter {
+        self.ctx
+            .metrics
+            .sent
+            .get_or_create(&vec![("transport", "stomp".to_owned())])
+            .clone()
     }
 
     async fn subscribe(&mut self, frame: &Frame, version: Version) -> Result<(), Violation> {
@@ -488,6 +507,7 @@ impl Session {
                 version,
                 self.out.clone(),
                 self.acks.clone(),
+                self.sent_counter(),
             ));
             return Ok(());
         }
@@ -543,6 +563,7 @@ impl Session {
             self.out.clone(),
             self.acks.clone(),
             self.connection.clone(),
+            self.sent_counter(),
         ));
         Ok(())
     }

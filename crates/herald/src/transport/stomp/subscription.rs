@@ -2,6 +2,7 @@
 //! MESSAGE frames, holding back when the client has too many unacknowledged ones; for
 //! `/queue/<name>` a task that writes what the queue hands its consumer.
 
+use prometheus_client::metrics::counter::Counter;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,6 +157,7 @@ pub(crate) async fn pump(
     out: mpsc::Sender<Bytes>,
     acks: Arc<AtomicU64>,
     connection: CancellationToken,
+    sent_counter: Counter,
 ) {
     loop {
         let next = tokio::select! {
@@ -198,6 +200,7 @@ pub(crate) async fn pump(
                 () = sub.cancel.cancelled() => return,
                 sent = out.send(frame) => if sent.is_err() { return },
             }
+            sent_counter.inc();
         }
     }
 }
@@ -212,6 +215,7 @@ pub(crate) async fn pump_queue(
     version: Version,
     out: mpsc::Sender<Bytes>,
     acks: Arc<AtomicU64>,
+    sent_counter: Counter,
 ) {
     loop {
         let first = tokio::select! {
@@ -252,6 +256,7 @@ pub(crate) async fn pump_queue(
                 () = sub.cancel.cancelled() => return,
                 sent = out.send(frame) => if sent.is_err() { return },
             }
+            sent_counter.inc();
             if sub.mode == AckMode::Auto {
                 let settled = queues
                     .settle(
