@@ -51,6 +51,9 @@ struct ServeArgs {
     /// Allow anonymous access from loopback (local development only).
     #[arg(long)]
     dev: bool,
+    /// Write logs as JSON lines (default: human-readable); `RUST_LOG` sets the level.
+    #[arg(long)]
+    log_json: bool,
 }
 
 fn main() -> ExitCode {
@@ -84,12 +87,17 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Human-readable by default; one JSON object per line for log pipelines.
+    if args.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let overrides = Overrides {
         listen: args.listen,
         stomp_listen: args.stomp_listen,

@@ -275,3 +275,78 @@ fn bad_configuration_is_refused_with_the_key_named() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+#[tokio::test]
+async fn every_request_has_an_id_in_its_answer_and_its_json_log_lines() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "serve",
+            "--dev",
+            "--log-json",
+            "--listen",
+            "127.0.0.1:0",
+            "--stomp-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "herald=debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on http://") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0);
+    }
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    let response = common::client()
+        .get(format!("{url}/v1/topics"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["x-request-id"],
+        "trace-me-42",
+        "a caller's id is kept"
+    );
+    let response = common::client()
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(generated.len(), 26, "otherwise a ULID is made");
+
+    child.kill().unwrap();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    child.wait().unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() == logs.lines().count(),
+        "every log line is JSON:\n{logs}"
+    );
+    let answered = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "answered" && l["span"]["id"] == "trace-me-42")
+        .unwrap_or_else(|| panic!("no log line carries the request id:\n{logs}"));
+    assert_eq!(answered["span"]["path"], "/v1/topics");
+    assert_eq!(answered["fields"]["status"], 200);
+}

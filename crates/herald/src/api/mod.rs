@@ -7,6 +7,7 @@ pub mod health;
 pub mod keys;
 pub mod problem;
 pub mod query;
+pub mod request_id;
 pub mod subscriptions;
 pub mod topics;
 pub mod web;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, which answers in problem+json.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }
 
