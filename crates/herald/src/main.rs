@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use herald::Herald;
-use herald::cli::{keys, listen, publish, tail};
+use herald::cli::{keys, listen, publish, subscriptions, tail};
 use herald::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +32,8 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Manage API keys.
     Keys(keys::KeysArgs),
+    /// Manage webhook subscriptions and their deliveries.
+    Subscriptions(subscriptions::SubscriptionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
             Command::Tail(args) => tail::run(args).await,
             Command::Listen(args) => listen::run(args).await,
             Command::Keys(args) => keys::run(args).await,
+            Command::Subscriptions(args) => subscriptions::run(args).await,
         }
     });
     match result {

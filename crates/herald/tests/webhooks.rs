@@ -698,3 +698,57 @@ async fn the_rate_limit_spaces_requests() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_cli_manages_subscriptions_and_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Process::serve(
+        dir.path(),
+        &[("HERALD_WEBHOOKS__ALLOW_NETWORKS", "127.0.0.0/8")],
+    );
+    let rx = Receiver::start().await;
+    let herald = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["subscriptions", "--server", &server.url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let hook = format!("{}/cli", rx.url);
+    let created = herald(&[
+        "create",
+        "--url",
+        &hook,
+        "--topic",
+        "cli.*",
+        "--retry",
+        "10ms",
+        "--description",
+        "from the CLI",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["retry_schedule"], json!(["10ms"]));
+    assert_eq!(herald(&["list"])["subscriptions"][0]["id"], id.as_str());
+    assert_eq!(herald(&["show", &id])["description"], "from the CLI");
+
+    publish(&server.url, "cli.1", r#"{"data":1}"#).await;
+    rx.wait_for("/cli", 1).await;
+    let delivered = eventually(|| async {
+        let list = herald(&["deliveries", &id, "--status", "succeeded"]);
+        list["deliveries"]
+            .as_array()
+            .filter(|d| !d.is_empty())
+            .map(|d| d[0].clone())
+    })
+    .await;
+    herald(&["retry", delivered["id"].as_str().unwrap()]);
+    rx.wait_for("/cli", 2).await;
+    assert_eq!(herald(&["replay", &id, "--after", "0"])["after"], 0);
+    rx.wait_for("/cli", 3).await;
+}

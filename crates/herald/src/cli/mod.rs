@@ -3,6 +3,7 @@
 pub mod keys;
 pub mod listen;
 pub mod publish;
+pub mod subscriptions;
 pub mod tail;
 
 use anyhow::{Context, bail};
