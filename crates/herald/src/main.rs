@@ -34,6 +34,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Manage webhook subscriptions and their deliveries.
     Subscriptions(subscriptions::SubscriptionsArgs),
+    /// Print a shell completion script, e.g. `herald completions bash > /etc/bash_completion.d/herald`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(clap::Args)]
@@ -78,6 +80,16 @@ fn main() -> ExitCode {
             Command::Listen(args) => listen::run(args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Subscriptions(args) => subscriptions::run(args).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "herald",
+                    &mut std::io::stdout(),
+                );
+                Ok(())
+            }
         }
     });
     match result {

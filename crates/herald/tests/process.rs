@@ -350,3 +350,56 @@ async fn every_request_has_an_id_in_its_answer_and_its_json_log_lines() {
     assert_eq!(answered["span"]["path"], "/v1/topics");
     assert_eq!(answered["fields"]["status"], 200);
 }
+
+#[tokio::test]
+async fn cli_imports_ndjson_in_batches_idempotently_and_prints_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Process::serve(dir.path(), &[]);
+    let file = dir.path().join("import.ndjson");
+    let lines: Vec<String> = (0..1200)
+        .map(|i| format!(r#"{{"id":"imp-{i}","type":"imported","data":{{"n":{i}}}}}"#))
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n\n").unwrap();
+    let herald = env!("CARGO_BIN_EXE_herald");
+    for round in 0..2 {
+        let out = Command::new(herald)
+            .args(["publish", "import.t", "--server", &server.url, "--ndjson"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["published"], 1200, "round {round}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("1200 events"),
+            "progress is shown"
+        );
+    }
+    let (_, _, topic) = get(&server.url, "/v1/topics/import.t").await;
+    assert_eq!(
+        topic["events"], 1200,
+        "the second run stored nothing new (ids make it idempotent)"
+    );
+    let (_, _, page) = get(&server.url, "/v1/events?topic=import.t&limit=2").await;
+    assert_eq!(page["events"][1]["data"]["n"], 1);
+
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, "{\"data\":1}\nnot json\n").unwrap();
+    let out = Command::new(herald)
+        .args(["publish", "import.t", "--server", &server.url, "--ndjson"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2 is not JSON"));
+
+    let out = Command::new(herald)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("herald"));
+}

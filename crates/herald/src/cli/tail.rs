@@ -128,14 +128,21 @@ async fn head(http: &reqwest::Client, args: &ClientArgs) -> anyhow::Result<u64> 
 }
 
 fn print_event(event: &Value, raw: &[u8], json: bool) {
+    use std::io::IsTerminal;
     if json {
         println!("{}", String::from_utf8_lossy(raw));
         return;
     }
     let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("");
     let data = event.get("data").map(Value::to_string).unwrap_or_default();
+    // Colour only for a person at a terminal: dim seq and time, cyan topic, yellow type.
+    let (dim, cyan, yellow, reset) = if std::io::stdout().is_terminal() {
+        ("\x1b[2m", "\x1b[36m", "\x1b[33m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
     println!(
-        "#{} {} {} {} {}",
+        "{dim}#{} {}{reset} {cyan}{}{reset} {yellow}{}{reset} {}",
         event["seq"],
         field("time"),
         field("topic"),
