@@ -1,16 +1,18 @@
 // The live feed demo (/demo/feed) in a real browser across a server restart: headless Chromium
 // (Debian's package) driven by playwright-core, through the page's data-testid hooks.
 //
-// Usage: node feed_browser.mjs URL SCREENSHOT
+// Usage: node feed_browser.mjs URL SCREENSHOT SECURE_URL KEY
 //   URL         a Herald in --dev mode that the test restarts at the same address
 //   SCREENSHOT  where to save a PNG of the feed page
+//   SECURE_URL  a Herald that needs a credential; KEY is a key scoped to publish:scores.* and
+//               subscribe:scores.> there
 // The restart is the caller's: this script prints "restart" on stdout when the server should
 // stop (SIGTERM) and start again, and waits for a line on stdin saying it is back.
 // Exits 0 when every check passed. Run by crates/herald/tests/stomp_interop.rs.
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, secureUrl, key] = process.argv.slice(2);
 const fail = (why) => {
   console.error(`feed in Chromium FAILED: ${why}`);
   process.exit(1);
@@ -50,10 +52,12 @@ async function statusIs(page, want, what) {
 }
 
 /// Publishes a score update over HTTP; returns the [seq, text] the page should show for it.
-async function publish(topic, score) {
-  const response = await fetch(`${url}/v1/topics/${topic}/events`, {
+async function publish(topic, score, base = url) {
+  const headers = { "content-type": "application/json" };
+  if (base !== url) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(`${base}/v1/topics/${topic}/events`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers,
     body: JSON.stringify({ type: "score.update", data: { score } }),
   });
   if (response.status !== 201) throw new Error(`publish answered ${response.status}: ${await response.text()}`);
@@ -127,6 +131,31 @@ async function main() {
     await itemsAre(cup, shown.filter(([, text]) => text.includes("scores.cup")), "the ?topic= page");
 
     await page.screenshot({ path: screenshot });
+
+    // A server that needs a credential: without one the stream is refused and never goes live.
+    const anonymous = await (await browser.newContext()).newPage();
+    await anonymous.goto(`${secureUrl}/demo/feed`);
+    await statusIs(anonymous, "disconnected; retrying…", "the anonymous page to be refused");
+    // With ?key= (sent as ?token=) it goes live and shows what is published there.
+    const keyed = await (await browser.newContext()).newPage();
+    await keyed.goto(`${secureUrl}/demo/feed?key=${encodeURIComponent(key)}`);
+    await statusIs(keyed, "live", "the page with ?key= to go live");
+    const secure = [await publish("scores.keyed", "Owls 1 – 0 Foxes", secureUrl)];
+    await itemsAre(keyed, secure, "the page with ?key= to show an update");
+    await hook(keyed, "feed-input").fill("Owls 1 – 1 Foxes");
+    await hook(keyed, "feed-send").click();
+    await until("the keyed form's update", async () => {
+      const last = await items(keyed);
+      return { ok: last.length === 2 && last[1][1].endsWith("scores.demoOwls 1 – 1 Foxes"), last };
+    });
+    // The key typed into the api-key input and saved (sessionStorage) works too.
+    await Promise.all([anonymous.waitForEvent("load"), hook(anonymous, "api-key").fill(key).then(() => hook(anonymous, "api-key-save").click())]);
+    await statusIs(anonymous, "live", "the page with a saved key to go live");
+    await until("the saved-key page to get the history", async () => {
+      const last = await items(anonymous);
+      return { ok: last.length === 2, last };
+    });
+    if (anonymous.url().includes(key)) throw new Error("the saved key went into the URL");
   } finally {
     await browser.close();
   }

@@ -109,7 +109,7 @@ async fn herald_js_reconnects_and_resumes() {
     server.stop().await;
 }
 
-/// The admin key of the server that needs credentials in `chat_demo_in_chromium`.
+/// The admin key of the servers that need credentials in the Chromium tests.
 const ADMIN: &str = "admin-key-for-the-chat-test-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,6 +189,21 @@ async fn feed_demo_in_chromium_survives_a_restart() {
         );
         return;
     }
+    let secure = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+    })
+    .await;
+    let response = common::client()
+        .post(format!("{}/v1/keys", secure.url))
+        .bearer_auth(ADMIN)
+        .body(r#"{"scopes":["publish:scores.*","subscribe:scores.>"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let listen = common::free_port();
     let server = common::Process::serve_on(&listen, dir.path());
@@ -204,6 +219,7 @@ async fn feed_demo_in_chromium_survives_a_restart() {
     let mut node = tokio::process::Command::new("node")
         .args(["feed_browser.mjs", &server.url])
         .arg(&screenshot)
+        .args([&secure.url, &key])
         .current_dir(interop_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -239,4 +255,5 @@ async fn feed_demo_in_chromium_survives_a_restart() {
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
         "the screenshot is a PNG"
     );
+    secure.stop().await;
 }
