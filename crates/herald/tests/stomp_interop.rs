@@ -109,7 +109,7 @@ async fn herald_js_reconnects_and_resumes() {
     server.stop().await;
 }
 
-/// The admin key of the server that needs credentials in `chat_demo_in_chromium`.
+/// The admin key of the servers that need credentials in the Chromium tests.
 const ADMIN: &str = "admin-key-for-the-chat-test-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,4 +169,91 @@ async fn chat_demo_in_chromium() {
     );
     secure.stop().await;
     dev.stop().await;
+}
+
+/// The feed demo in headless Chromium across a restart of the real binary: the page's
+/// EventSource reconnects to the same address and resumes with `Last-Event-ID`, showing every
+/// event exactly once, in seq order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_demo_in_chromium_survives_a_restart() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() || !interop_dir().join("node_modules/playwright-core").exists() {
+        assert!(
+            !required(),
+            "/usr/bin/chromium or tests/interop/node_modules is missing; run ./scripts/test"
+        );
+        eprintln!(
+            "skipped: /usr/bin/chromium or playwright-core is missing (./scripts/test installs them)"
+        );
+        return;
+    }
+    let secure = TestServer::start(|c| {
+        c.dev = false;
+        c.admin_key = Some(ADMIN.into());
+    })
+    .await;
+    let response = common::client()
+        .post(format!("{}/v1/keys", secure.url))
+        .bearer_auth(ADMIN)
+        .body(r#"{"scopes":["publish:scores.*","subscribe:scores.>"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = common::free_port();
+    let server = common::Process::serve_on(&listen, dir.path());
+    // HERALD_UPDATE_SCREENSHOT=1 refreshes the picture in the docs, as for the chat demo.
+    let screenshot = if std::env::var("HERALD_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("feed.png")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("feed.png")
+    };
+    let _ = std::fs::remove_file(&screenshot);
+    let mut node = tokio::process::Command::new("node")
+        .args(["feed_browser.mjs", &server.url])
+        .arg(&screenshot)
+        .args([&secure.url, &key])
+        .current_dir(interop_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut server = Some(server);
+    let mut printed = Vec::new();
+    let finished = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line == "restart" {
+                let status = server.take().unwrap().signal("-TERM");
+                assert!(status.success(), "SIGTERM is a clean exit, got {status}");
+                server = Some(common::Process::serve_on(&listen, dir.path()));
+                stdin.write_all(b"back\n").await.unwrap();
+            }
+            printed.push(line);
+        }
+        node.wait().await.unwrap()
+    })
+    .await
+    .expect("feed_browser.mjs finished in 90 s");
+    assert!(
+        finished.success(),
+        "feed_browser.mjs failed ({finished}); it printed {printed:?}"
+    );
+    assert!(printed.iter().any(|l| l == "restart"), "{printed:?}");
+    let png = std::fs::read(&screenshot).expect("the script saved a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the screenshot is a PNG"
+    );
+    secure.stop().await;
 }

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stream", get(transport::ndjson::handler))
         .route("/v1/ws", get(transport::stomp::ws::handler))
         .route("/demo/chat", get(web::chat))
+        .route("/demo/feed", get(web::feed))
         .route("/herald.js", get(web::herald_js))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -4,11 +4,17 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 const CHAT: &str = include_str!("../../../../web/chat.html");
+const FEED: &str = include_str!("../../../../web/feed.html");
 const HERALD_JS: &str = include_str!("../../../../web/herald.js");
 
 /// `GET /demo/chat`: the chat demo, over STOMP on `/v1/ws`.
 pub async fn chat() -> Response {
     with_type(CHAT, "text/html; charset=utf-8")
+}
+
+/// `GET /demo/feed`: the live feed demo, over Server-Sent Events on `/v1/sse`.
+pub async fn feed() -> Response {
+    with_type(FEED, "text/html; charset=utf-8")
 }
 
 /// `GET /herald.js`: the STOMP-over-WebSocket client the demos use.

@@ -89,11 +89,26 @@ impl Process {
         args: &[&str],
         envs: &[(&str, &str)],
     ) -> (Self, Vec<String>) {
+        Self::serve_at("127.0.0.1:0", data_dir, args, envs)
+    }
+
+    /// Starts `herald serve --dev` listening for HTTP on `listen` exactly (e.g. a port from
+    /// [`free_port`], so a restarted server comes back at the same URL).
+    pub fn serve_on(listen: &str, data_dir: &Path) -> Self {
+        Self::serve_at(listen, data_dir, &["--dev"], &[]).0
+    }
+
+    fn serve_at(
+        listen: &str,
+        data_dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (Self, Vec<String>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--stomp-listen",
                 "127.0.0.1:0",
                 "--data-dir",
@@ -150,6 +165,12 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A loopback address with a port that was free a moment ago (bound, then released).
+pub fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
 }
 
 pub fn client() -> reqwest::Client {
