@@ -41,19 +41,31 @@ impl Floor {
                 let connected = accepting.connected.clone();
                 let content_type = match accepting.transport {
                     Transport::Sse => "text/event-stream",
-                    Transport::Ndjson => "application/x-ndjson",
+                    Transport::Ndjson | Transport::Stomp => "application/x-ndjson",
                 };
+                let stomp = accepting.transport == Transport::Stomp;
                 tokio::spawn(async move {
                     let mut request = [0u8; 1024];
                     if socket.read(&mut request).await.unwrap_or(0) == 0 {
                         return;
                     }
                     let _ = socket.set_nodelay(true);
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n"
-                    );
-                    if socket.write_all(head.as_bytes()).await.is_err() {
-                        return;
+                    if stomp {
+                        // CONNECT arrived: answer it, then confirm the SUBSCRIBE that follows.
+                        let _ = socket.write_all(b"CONNECTED\nversion:1.2\n\n\0").await;
+                        if socket.read(&mut request).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if socket.write_all(b"RECEIPT\nreceipt-id:sub\n\n\0").await.is_err() {
+                            return;
+                        }
+                    } else {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n"
+                        );
+                        if socket.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
                     }
                     connected.fetch_add(1, Ordering::SeqCst);
                     loop {
@@ -86,6 +98,9 @@ impl Floor {
         let frame = match self.transport {
             Transport::Sse => format!("id: {seq}\ndata: {{\"seq\":{seq},\"data\":{data}}}\n\n"),
             Transport::Ndjson => format!("{{\"seq\":{seq},\"data\":{data}}}\n"),
+            Transport::Stomp => format!(
+                "MESSAGE\ndestination:/topic/bench\nsubscription:1\nmessage-id:{seq}\nseq:{seq}\ncontent-type:application/json\n\n{data}\0"
+            ),
         };
         let _ = self.sender.send(Bytes::from(frame));
     }

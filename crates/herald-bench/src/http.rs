@@ -25,6 +25,41 @@ pub async fn open_stream(addr: SocketAddr, path: &str) -> anyhow::Result<TcpStre
     Ok(stream)
 }
 
+/// Opens a STOMP 1.2 session over TCP subscribed to `/topic/<topic>`, once its SUBSCRIBE is
+/// confirmed by a RECEIPT.
+pub async fn open_stomp(addr: SocketAddr, topic: &str) -> anyhow::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(b"CONNECT\naccept-version:1.2\nhost:bench\n\n\0").await?;
+    let connected = read_frame(&mut stream).await?;
+    if !connected.starts_with("CONNECTED") {
+        bail!("STOMP CONNECT was refused: {connected}");
+    }
+    let subscribe = format!("SUBSCRIBE\nid:1\ndestination:/topic/{topic}\nreceipt:sub\n\n\0");
+    stream.write_all(subscribe.as_bytes()).await?;
+    let receipt = read_frame(&mut stream).await?;
+    if !receipt.starts_with("RECEIPT") {
+        bail!("STOMP SUBSCRIBE was refused: {receipt}");
+    }
+    Ok(stream)
+}
+
+/// Reads one STOMP frame (up to its NUL), skipping heart-beat line ends.
+async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<String> {
+    let mut frame = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if stream.read(&mut byte).await? == 0 {
+            bail!("the server closed the connection");
+        }
+        match byte[0] {
+            0 => return Ok(String::from_utf8_lossy(&frame).into_owned()),
+            b'\n' | b'\r' if frame.is_empty() => {}
+            b => frame.push(b),
+        }
+    }
+}
+
 /// Publishes one event and waits for its `201`.
 pub async fn publish(conn: &mut TcpStream, topic: &str, data: &str) -> anyhow::Result<()> {
     let body = format!(r#"{{"data":{data}}}"#);

@@ -26,6 +26,9 @@ struct Args {
     /// Herald's HTTP address (ignored for the floor, which listens on a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Herald's STOMP/TCP address, for `--transport stomp`.
+    #[arg(long, default_value = "127.0.0.1:61613")]
+    stomp_addr: SocketAddr,
     #[arg(long, value_enum, default_value = "sse")]
     transport: Transport,
     /// Concurrent subscribers, all on one topic.
@@ -58,6 +61,8 @@ enum Target {
 pub(crate) enum Transport {
     Sse,
     Ndjson,
+    /// STOMP 1.2 over TCP: SUBSCRIBE to `/topic/<topic>`.
+    Stomp,
 }
 
 /// Shared by every subscriber task.
@@ -88,11 +93,16 @@ async fn main() -> anyhow::Result<()> {
     let path = match args.transport {
         Transport::Sse => format!("/v1/sse?topic={topic}"),
         Transport::Ndjson => format!("/v1/stream?topic={topic}"),
+        Transport::Stomp => String::new(),
     };
     // Connect every subscriber and wait for its response head before publishing.
     let mut ready = Vec::with_capacity(args.subscribers);
     for _ in 0..args.subscribers {
-        let stream = http::open_stream(addr, &path).await?;
+        let stream = match (args.transport, &floor) {
+            (Transport::Stomp, Some(floor)) => http::open_stomp(floor.addr, &topic).await?,
+            (Transport::Stomp, None) => http::open_stomp(args.stomp_addr, &topic).await?,
+            _ => http::open_stream(addr, &path).await?,
+        };
         ready.push(stream);
     }
     if let Some(floor) = &floor {
@@ -139,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
         match args.transport {
             Transport::Sse => "sse",
             Transport::Ndjson => "ndjson",
+            Transport::Stomp => "stomp",
         },
         args.subscribers,
         args.rate,
