@@ -56,7 +56,11 @@ impl Floor {
                         if socket.read(&mut request).await.unwrap_or(0) == 0 {
                             return;
                         }
-                        if socket.write_all(b"RECEIPT\nreceipt-id:sub\n\n\0").await.is_err() {
+                        if socket
+                            .write_all(b"RECEIPT\nreceipt-id:sub\n\n\0")
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     } else {

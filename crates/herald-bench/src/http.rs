@@ -28,9 +28,13 @@ pub async fn open_stream(addr: SocketAddr, path: &str) -> anyhow::Result<TcpStre
 /// Opens a STOMP 1.2 session over TCP subscribed to `/topic/<topic>`, once its SUBSCRIBE is
 /// confirmed by a RECEIPT.
 pub async fn open_stomp(addr: SocketAddr, topic: &str) -> anyhow::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_nodelay(true)?;
-    stream.write_all(b"CONNECT\naccept-version:1.2\nhost:bench\n\n\0").await?;
+    stream
+        .write_all(b"CONNECT\naccept-version:1.2\nhost:bench\n\n\0")
+        .await?;
     let connected = read_frame(&mut stream).await?;
     if !connected.starts_with("CONNECTED") {
         bail!("STOMP CONNECT was refused: {connected}");
