@@ -7,7 +7,7 @@
 //               subscribe:chat.> there
 //   SCREENSHOT  where to save a PNG of the chat page
 // Exits 0 when every check passed. Run by crates/herald/tests/stomp_interop.rs.
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [devUrl, secureUrl, key, screenshot] = process.argv.slice(2);
 const fail = (why) => {
@@ -61,19 +61,7 @@ async function say(page, text) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   try {
     // Two visitors of one room on a dev server; each browser context is its own profile.
     const ann = await open(await browser.newContext({ viewport: { width: 900, height: 640 } }), `${devUrl}/demo/chat?nick=ann`);

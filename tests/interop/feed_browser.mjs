@@ -10,7 +10,7 @@
 // stop (SIGTERM) and start again, and waits for a line on stdin saying it is back.
 // Exits 0 when every check passed. Run by crates/herald/tests/stomp_interop.rs.
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [url, screenshot, secureUrl, key] = process.argv.slice(2);
 const fail = (why) => {
@@ -66,19 +66,7 @@ async function publish(topic, score, base = url) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   try {
     const page = await (await browser.newContext({ viewport: { width: 900, height: 640 } })).newPage();
     page.on("pageerror", (e) => console.error(`page error: ${e.message}`));

@@ -79,12 +79,7 @@ async fn stomp_py_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stompjs_over_websocket() {
-    if !interop_dir().join("node_modules/@stomp/stompjs").exists() {
-        assert!(
-            !required(),
-            "tests/interop/node_modules is missing; run ./scripts/test"
-        );
-        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+    if !available(&[&format!("tests/interop/node_modules/@stomp/stompjs")]) {
         return;
     }
     let server = TestServer::start(|_| {}).await;
@@ -95,12 +90,7 @@ async fn stompjs_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn herald_js_reconnects_and_resumes() {
-    if !interop_dir().join("node_modules/ws").exists() {
-        assert!(
-            !required(),
-            "tests/interop/node_modules is missing; run ./scripts/test"
-        );
-        eprintln!("skipped: tests/interop/node_modules is missing (./scripts/test installs it)");
+    if !available(&[&format!("tests/interop/node_modules/ws")]) {
         return;
     }
     let server = TestServer::start(|_| {}).await;
@@ -109,20 +99,31 @@ async fn herald_js_reconnects_and_resumes() {
     server.stop().await;
 }
 
+/// Whether every path (absolute, or relative to the repository) exists. When one is missing the
+/// test is skipped, saying so, unless `./scripts/test` required the interop tests to run.
+fn available(paths: &[&str]) -> bool {
+    let root = interop_dir().join("../..");
+    let missing: Vec<&&str> = paths.iter().filter(|p| !root.join(p).exists()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required(),
+        "{missing:?} missing; run ./scripts/test, which installs them"
+    );
+    eprintln!("skipped: {missing:?} missing (./scripts/test installs them)");
+    false
+}
+
 /// The admin key of the servers that need credentials in the Chromium tests.
 const ADMIN: &str = "admin-key-for-the-chat-test-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_demo_in_chromium() {
-    let chromium = std::path::Path::new("/usr/bin/chromium");
-    if !chromium.exists() || !interop_dir().join("node_modules/playwright-core").exists() {
-        assert!(
-            !required(),
-            "/usr/bin/chromium or tests/interop/node_modules is missing; run ./scripts/test"
-        );
-        eprintln!(
-            "skipped: /usr/bin/chromium or playwright-core is missing (./scripts/test installs them)"
-        );
+    if !available(&[
+        "/usr/bin/chromium",
+        "tests/interop/node_modules/playwright-core",
+    ]) {
         return;
     }
     let dev = TestServer::start(|_| {}).await;
@@ -178,15 +179,10 @@ async fn chat_demo_in_chromium() {
 async fn feed_demo_in_chromium_survives_a_restart() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-    let chromium = std::path::Path::new("/usr/bin/chromium");
-    if !chromium.exists() || !interop_dir().join("node_modules/playwright-core").exists() {
-        assert!(
-            !required(),
-            "/usr/bin/chromium or tests/interop/node_modules is missing; run ./scripts/test"
-        );
-        eprintln!(
-            "skipped: /usr/bin/chromium or playwright-core is missing (./scripts/test installs them)"
-        );
+    if !available(&[
+        "/usr/bin/chromium",
+        "tests/interop/node_modules/playwright-core",
+    ]) {
         return;
     }
     let secure = TestServer::start(|c| {
