@@ -79,7 +79,7 @@ async fn stomp_py_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stompjs_over_websocket() {
-    if !available(&[&format!("tests/interop/node_modules/@stomp/stompjs")]) {
+    if !available(&["tests/interop/node_modules/@stomp/stompjs"]) {
         return;
     }
     let server = TestServer::start(|_| {}).await;
@@ -90,7 +90,7 @@ async fn stompjs_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn herald_js_reconnects_and_resumes() {
-    if !available(&[&format!("tests/interop/node_modules/ws")]) {
+    if !available(&["tests/interop/node_modules/ws"]) {
         return;
     }
     let server = TestServer::start(|_| {}).await;
