@@ -8,19 +8,7 @@ use serde_json::{Value, json};
 const ADMIN: &str = "admin-key-for-tests-0123456789";
 
 async fn create_key(url: &str, scopes: &[&str]) -> (String, String) {
-    let response = client()
-        .post(format!("{url}/v1/keys"))
-        .bearer_auth(ADMIN)
-        .body(json!({ "scopes": scopes }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let key: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
+    common::create_key(url, ADMIN, scopes).await
 }
 
 /// The status a request gets with `credential` (as a bearer header, or `?token=` for streams).

@@ -8,20 +8,12 @@ use std::time::Duration;
 use common::stomp::Client;
 use common::{Stream, TestServer, client};
 use herald_codec::stomp::{Command, Frame};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const ADMIN: &str = "admin-key-for-tests-0123456789";
 
 async fn key(url: &str, scopes: &[&str]) -> String {
-    let response = client()
-        .post(format!("{url}/v1/keys"))
-        .bearer_auth(ADMIN)
-        .body(json!({ "scopes": scopes }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let key: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    key["key"].as_str().unwrap().to_owned()
+    common::create_key(url, ADMIN, scopes).await.1
 }
 
 #[tokio::test]

@@ -115,6 +115,21 @@ fn available(paths: &[&str]) -> bool {
     false
 }
 
+/// Where a browser test saves its screenshot: `docs/img/<name>` when
+/// `HERALD_UPDATE_SCREENSHOT=1` refreshes the pictures in the docs, otherwise a scratch file, so
+/// a test run leaves the work tree as it was. Any old file is removed first.
+fn screenshot_path(name: &str) -> PathBuf {
+    let path = if std::env::var("HERALD_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+    };
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 /// The admin key of the servers that need credentials in the Chromium tests.
 const ADMIN: &str = "admin-key-for-the-chat-test-0123456789";
 
@@ -132,26 +147,9 @@ async fn chat_demo_in_chromium() {
         c.admin_key = Some(ADMIN.into());
     })
     .await;
-    let response = common::client()
-        .post(format!("{}/v1/keys", secure.url))
-        .bearer_auth(ADMIN)
-        .body(r#"{"scopes":["publish:chat.*","subscribe:chat.>"]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let key: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    let key = key["key"].as_str().unwrap().to_owned();
-    // HERALD_UPDATE_SCREENSHOT=1 refreshes the picture in the docs; otherwise it goes to a
-    // scratch file, so a test run leaves the work tree as it was.
-    let screenshot = if std::env::var("HERALD_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("chat.png")
-    } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat.png")
-    };
-    let _ = std::fs::remove_file(&screenshot);
+    let (_, key) =
+        common::create_key(&secure.url, ADMIN, &["publish:chat.*", "subscribe:chat.>"]).await;
+    let screenshot = screenshot_path("chat.png");
     run(
         "node",
         &[
@@ -190,28 +188,16 @@ async fn feed_demo_in_chromium_survives_a_restart() {
         c.admin_key = Some(ADMIN.into());
     })
     .await;
-    let response = common::client()
-        .post(format!("{}/v1/keys", secure.url))
-        .bearer_auth(ADMIN)
-        .body(r#"{"scopes":["publish:scores.*","subscribe:scores.>"]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let key: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    let key = key["key"].as_str().unwrap().to_owned();
+    let (_, key) = common::create_key(
+        &secure.url,
+        ADMIN,
+        &["publish:scores.*", "subscribe:scores.>"],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let listen = common::free_port();
     let server = common::Process::serve_on(&listen, dir.path());
-    // HERALD_UPDATE_SCREENSHOT=1 refreshes the picture in the docs, as for the chat demo.
-    let screenshot = if std::env::var("HERALD_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("feed.png")
-    } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("feed.png")
-    };
-    let _ = std::fs::remove_file(&screenshot);
+    let screenshot = screenshot_path("feed.png");
     let mut node = tokio::process::Command::new("node")
         .args(["feed_browser.mjs", &server.url])
         .arg(&screenshot)

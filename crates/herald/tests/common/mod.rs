@@ -391,3 +391,20 @@ where
     }
     panic!("condition not reached within 20 s");
 }
+
+/// Creates an API key with `scopes` using the `admin` key; returns its id and the key itself.
+pub async fn create_key(url: &str, admin: &str, scopes: &[&str]) -> (String, String) {
+    let response = client()
+        .post(format!("{url}/v1/keys"))
+        .bearer_auth(admin)
+        .body(serde_json::json!({ "scopes": scopes }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    (
+        key["id"].as_str().unwrap().to_owned(),
+        key["key"].as_str().unwrap().to_owned(),
+    )
+}
