@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use super::AppState;
 use super::auth::Caller;
+use super::openapi::{EventsPage, ProblemDoc, PublishBody, Published};
 use super::problem::Problem;
 use super::query::Query;
 use crate::core::event::{
@@ -41,6 +42,19 @@ struct PublishItem<'a> {
 }
 
 /// Publishes one event or an array of them.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/events",
+    tag = "events",
+    params(("topic" = String, Path, description = "The topic, e.g. `orders.42`; not `herald.*`")),
+    request_body(content = PublishBody, description = "One event, or an array appended atomically with consecutive seqs"),
+    responses(
+        (status = 201, description = "Stored (the stored event, or the array of them)", body = Published),
+        (status = 200, description = "Every id was already stored: the stored events, nothing new", body = Published),
+        (status = "4XX", description = "Invalid topic or body, not allowed, too large, or over the rate limit", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Shutting down", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn publish(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -223,7 +237,40 @@ fn parse_items(body: &[u8]) -> Result<(Vec<PublishItem<'_>>, bool), Problem> {
     }
 }
 
+/// The query of `GET /v1/events`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Describes the query for the document; `Query` parses it.
+struct ReadParams {
+    /// Topic patterns (repeatable): `orders.*`, `chat.>`.
+    #[param(min_items = 1)]
+    topic: Vec<String>,
+    /// Return events with a greater seq; 0 (the default) means from the oldest retained.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    after: Option<u64>,
+    /// At most this many events (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
+    /// Seconds to wait for a first event when there is none yet (a long-poll).
+    #[param(minimum = 0, maximum = 60)]
+    wait: Option<u64>,
+    /// A credential, for clients that cannot send `Authorization`.
+    token: Option<String>,
+}
+
 /// Reads the log, optionally waiting up to `wait` seconds for the first event.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(ReadParams),
+    responses(
+        (status = 200, description = "Matching events, oldest first", body = EventsPage),
+        (status = 410, description = "Retention removed events after `after`; resume from `resume_after`", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = "4XX", description = "Invalid query or not allowed", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "Shutting down", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn read(
     Caller(caller): Caller,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -3,19 +3,38 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
+use super::openapi::{ProblemDoc, StatusDoc};
 use super::problem::Problem;
 
 /// Liveness.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The process answers", body = StatusDoc))
+)]
+pub async fn healthz() -> Json<StatusDoc> {
+    Json(StatusDoc {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the store answers a query and the server is not shutting down.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready to serve", body = StatusDoc),
+        (status = 503, description = "Shutting down, or the store does not answer", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<StatusDoc>, Problem> {
     if state.shutdown.is_cancelled() {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -31,10 +50,21 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
             "the store does not answer",
         )
     })?;
-    Ok(Json(json!({ "status": "ready" })))
+    Ok(Json(StatusDoc {
+        status: "ready".into(),
+    }))
 }
 
 /// `GET /metrics`: Prometheus metrics (OpenMetrics text); needs an admin key.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"),
+        (status = "4XX", description = "Not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     Caller(caller): Caller,

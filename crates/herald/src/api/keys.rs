@@ -6,35 +6,69 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
 use super::events::json_body;
+use super::openapi::ProblemDoc;
 use super::problem::Problem;
 use crate::auth::Scope;
 use crate::core::event::{format_time, now_ms};
 use crate::store::keys::StoredKey;
 
-#[derive(Deserialize)]
+/// `POST /v1/keys` body.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub struct CreateKey {
+    /// `admin`, `publish:<pattern>`, `subscribe:<pattern>`.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
     description: Option<String>,
 }
 
-fn entry(k: &StoredKey) -> Value {
-    json!({
-        "id": k.id,
-        "scopes": k.scopes,
-        "description": k.description,
-        "created_at": format_time(k.created_ms),
-        "revoked_at": k.revoked_ms.map(format_time),
-    })
+/// An API key (never its secret, except once at creation).
+#[derive(Serialize, ToSchema)]
+pub struct KeyEntry {
+    pub id: String,
+    pub scopes: Vec<String>,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    /// The key itself: only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `GET /v1/keys`
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyEntry>,
+}
+
+fn entry(k: &StoredKey) -> KeyEntry {
+    KeyEntry {
+        id: k.id.clone(),
+        scopes: k.scopes.clone(),
+        description: k.description.clone(),
+        created_at: format_time(k.created_ms),
+        revoked_at: k.revoked_ms.map(format_time),
+        key: None,
+    }
 }
 
 /// `POST /v1/keys`
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "Created; `key` is shown this once", body = KeyEntry),
+        (status = "4XX", description = "Invalid body or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -57,23 +91,42 @@ pub async fn create(
         .map_err(|e| Problem::bad_request("invalid-key", e))?;
     let (stored, key) = state.auth.create_key(&scopes, request.description).await?;
     let mut answer = entry(&stored);
-    answer["key"] = key.into();
+    answer.key = Some(key);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `GET /v1/keys`
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    responses(
+        (status = 200, description = "Every key, revoked ones too", body = KeyList),
+        (status = "4XX", description = "Not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<KeyList>, Problem> {
     caller.require_admin()?;
     let keys = state.auth.store().keys().await?;
-    Ok(Json(
-        json!({ "keys": keys.iter().map(entry).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(KeyList {
+        keys: keys.iter().map(entry).collect(),
+    }))
 }
 
 /// `DELETE /v1/keys/{id}`: revokes at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = "4XX", description = "No such active key, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,

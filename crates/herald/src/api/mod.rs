@@ -5,6 +5,7 @@ pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod keys;
+pub mod openapi;
 pub mod problem;
 pub mod query;
 pub mod request_id;
@@ -17,7 +18,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::WebhooksConfig;
 use crate::webhook::dispatcher::Dispatcher;
@@ -47,44 +50,52 @@ pub struct AppState {
     pub stomp: Arc<transport::stomp::Context>,
 }
 
-/// Every route.
+/// Every route, each with its OpenAPI description (`utoipa_axum::routes!` takes both from the
+/// handler's `#[utoipa::path]`).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(topics::list))
+        .routes(routes!(topics::get))
+        .routes(routes!(events::publish))
+        .routes(routes!(events::read))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(
+            subscriptions::get,
+            subscriptions::patch,
+            subscriptions::delete
+        ))
+        .routes(routes!(subscriptions::rotate_secret))
+        .routes(routes!(subscriptions::replay))
+        .routes(routes!(subscriptions::deliveries))
+        .routes(routes!(deliveries::get))
+        .routes(routes!(deliveries::retry))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(transport::sse::handler))
+        .routes(routes!(transport::ndjson::handler))
+        .routes(routes!(transport::stomp::ws::handler))
+        .routes(routes!(web::ui))
+        .routes(routes!(web::ui_redirect))
+        .routes(routes!(web::ui_js))
+        .routes(routes!(web::chat))
+        .routes(routes!(web::feed))
+        .routes(routes!(web::herald_js))
+}
+
+/// The OpenAPI document of every route.
+pub fn document() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// Every route, ready to serve.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/v1/topics", get(topics::list))
-        .route("/v1/topics/{topic}", get(topics::get))
-        .route("/v1/topics/{topic}/events", post(events::publish))
-        .route("/v1/events", get(events::read))
-        .route(
-            "/v1/subscriptions",
-            post(subscriptions::create).get(subscriptions::list),
-        )
-        .route(
-            "/v1/subscriptions/{id}",
-            get(subscriptions::get)
-                .patch(subscriptions::patch)
-                .delete(subscriptions::delete),
-        )
-        .route(
-            "/v1/subscriptions/{id}/rotate-secret",
-            post(subscriptions::rotate_secret),
-        )
-        .route("/v1/subscriptions/{id}/replay", post(subscriptions::replay))
-        .route(
-            "/v1/subscriptions/{id}/deliveries",
-            get(subscriptions::deliveries),
-        )
-        .route("/v1/deliveries/{id}/retry", post(deliveries::retry))
-        .route("/v1/keys", post(keys::create).get(keys::list))
-        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
-        .route("/v1/sse", get(transport::sse::handler))
-        .route("/v1/stream", get(transport::ndjson::handler))
-        .route("/v1/ws", get(transport::stomp::ws::handler))
-        .route("/demo/chat", get(web::chat))
-        .route("/demo/feed", get(web::feed))
-        .route("/herald.js", get(web::herald_js))
+    let (router, document) = routes().split_for_parts();
+    openapi::set_document(&document);
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, which answers in problem+json.

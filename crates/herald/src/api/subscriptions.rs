@@ -9,17 +9,22 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
 use super::events::json_body;
+use super::openapi::ProblemDoc;
 use super::problem::Problem;
 use super::query::Query;
 use crate::config::Duration;
+use crate::core::event::format_time;
 use crate::core::event::{now_ms, validate_type};
 use crate::core::topic::Pattern;
-use crate::webhook::model::{Batch, Spec, State as SubState, Status, Subscription, new_id};
+use crate::webhook::model::{
+    Batch, DeliveryList, Health, Spec, State as SubState, Status, Subscription, SubscriptionList,
+    SubscriptionView, new_id,
+};
 use crate::webhook::signature::generate_secret;
 use crate::webhook::ssrf::Guard;
 use crate::webhook::worker::ControlError;
@@ -27,23 +32,36 @@ use crate::webhook::worker::ControlError;
 /// How long a rotated-out secret keeps signing alongside the new one.
 const ROTATION_GRACE_MS: i64 = 24 * 3600 * 1000;
 
-/// The fields a client may set; absent fields keep their value (or default on create).
-#[derive(Deserialize, Default)]
+/// The fields a client may set; absent fields keep their value (or default on create, where
+/// `url` and `topics` are required).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Fields {
+pub struct Fields {
+    /// An http(s) URL outside private networks (unless `webhooks.allow_networks` allows it).
     url: Option<String>,
+    /// 1 to 100 topic patterns.
     topics: Option<Vec<String>>,
+    /// Event types to deliver; empty means all.
     types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
+    /// Extra request headers (not `webhook-*` nor hop-by-hop ones).
     headers: Option<BTreeMap<String, String>>,
+    /// Delays before each retry: `["5s", "5m", "1h"]`.
     retry_schedule: Option<Vec<String>>,
+    /// From `100ms` to `2m`.
     timeout: Option<String>,
+    /// Requests per second at most; `null` for unlimited.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>)]
     rate_limit: Option<Option<f64>>,
+    /// Concurrent requests at most (1–1000).
     max_in_flight: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Batch>)]
     batch: Option<Option<Batch>>,
+    /// One at a time, in order.
     ordered: Option<bool>,
     enabled: Option<bool>,
 }
@@ -210,6 +228,16 @@ fn control_problem(id: &str, e: ControlError) -> Problem {
 }
 
 /// `POST /v1/subscriptions`
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions",
+    tag = "webhooks",
+    request_body(content = Fields, description = "`url` and `topics` are required"),
+    responses(
+        (status = 201, description = "Created, with its signing `secret`", body = SubscriptionView),
+        (status = "4XX", description = "Invalid body (e.g. a URL in a private network) or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -261,43 +289,102 @@ pub async fn create(
         created_ms: now_ms(),
     };
     state.webhooks.create(sub.clone()).await?;
-    Ok((StatusCode::CREATED, Json(sub.to_json())).into_response())
+    Ok((StatusCode::CREATED, Json(sub.view(None))).into_response())
+}
+
+/// How a subscription's endpoint is doing, from its open and recent deliveries.
+async fn health(state: &AppState, sub: &Subscription) -> Result<Health, Problem> {
+    let store = state.webhooks.store();
+    let open = store.open_deliveries(&sub.id).await?;
+    let recent = store.deliveries(&sub.id, None, 100).await?;
+    let attempts = recent.iter().flat_map(|d| &d.attempts);
+    let (tried, succeeded) = attempts.fold((0u32, 0u32), |(n, ok), a| {
+        let success = a.status_code.is_some_and(|c| (200..300).contains(&c));
+        (n + 1, ok + u32::from(success))
+    });
+    let last = recent
+        .iter()
+        .flat_map(|d| &d.attempts)
+        .max_by_key(|a| a.at_ms);
+    Ok(Health {
+        queue_depth: open.len() as u64,
+        oldest_open_at: open.iter().map(|d| d.created_ms).min().map(format_time),
+        last_attempt_at: last.map(|a| format_time(a.at_ms)),
+        last_status_code: last.and_then(|a| a.status_code),
+        last_error: last.and_then(|a| a.error.clone()),
+        success_rate: (tried > 0).then(|| f64::from(succeeded) / f64::from(tried)),
+        failing_since: sub.failing_since_ms.map(format_time),
+    })
 }
 
 /// `GET /v1/subscriptions`
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions",
+    tag = "webhooks",
+    responses(
+        (status = 200, description = "Every subscription, oldest first, with its health", body = SubscriptionList),
+        (status = "4XX", description = "Not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SubscriptionList>, Problem> {
     caller.require_admin()?;
     let subs = state.webhooks.store().subscriptions().await?;
-    Ok(Json(
-        json!({ "subscriptions": subs.iter().map(Subscription::to_json).collect::<Vec<_>>() }),
-    ))
+    let mut views = Vec::with_capacity(subs.len());
+    for sub in &subs {
+        views.push(sub.view(Some(health(&state, sub).await?)));
+    }
+    Ok(Json(SubscriptionList {
+        subscriptions: views,
+    }))
 }
 
 /// `GET /v1/subscriptions/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
+    responses(
+        (status = 200, description = "The subscription with its health", body = SubscriptionView),
+        (status = "4XX", description = "No such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SubscriptionView>, Problem> {
     caller.require_admin()?;
     let id = id_from(path)?;
     match state.webhooks.store().subscription(&id).await? {
-        Some(sub) => Ok(Json(sub.to_json())),
+        Some(sub) => Ok(Json(sub.view(Some(health(&state, &sub).await?)))),
         None => Err(not_found(&id)),
     }
 }
 
 /// `PATCH /v1/subscriptions/{id}`
+#[utoipa::path(
+    patch,
+    path = "/v1/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
+    request_body(content = Fields, description = "The fields to change; `enabled` turns delivery on or off"),
+    responses(
+        (status = 200, description = "The changed subscription", body = SubscriptionView),
+        (status = "4XX", description = "Invalid body, no such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SubscriptionView>, Problem> {
     caller.require_admin()?;
     let id = id_from(path)?;
     let fields = parse_fields(body, &headers, &state).await?;
@@ -315,10 +402,20 @@ pub async fn patch(
         .update(&id, change)
         .await
         .map_err(|e| control_problem(&id, e))?;
-    Ok(Json(sub.to_json()))
+    Ok(Json(sub.view(None)))
 }
 
 /// `DELETE /v1/subscriptions/{id}`
+#[utoipa::path(
+    delete,
+    path = "/v1/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
+    responses(
+        (status = 204, description = "Deleted with its deliveries"),
+        (status = "4XX", description = "No such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -334,11 +431,21 @@ pub async fn delete(
 }
 
 /// `POST /v1/subscriptions/{id}/rotate-secret`
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions/{id}/rotate-secret",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
+    responses(
+        (status = 200, description = "The subscription with its new `secret`; the old one signs alongside for 24 h", body = SubscriptionView),
+        (status = "4XX", description = "No such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SubscriptionView>, Problem> {
     caller.require_admin()?;
     let id = id_from(path)?;
     let change = Box::new(|sub: &mut Subscription| {
@@ -352,17 +459,31 @@ pub async fn rotate_secret(
         .update(&id, change)
         .await
         .map_err(|e| control_problem(&id, e))?;
-    Ok(Json(sub.to_json()))
+    Ok(Json(sub.view(None)))
 }
 
-#[derive(Deserialize)]
+/// Where a replay starts: exactly one of the two.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplayBody {
+pub struct ReplayBody {
+    /// Deliver again every matching event with a greater seq.
     after: Option<u64>,
+    /// Deliver again every matching event published at or after this RFC 3339 time.
     since: Option<String>,
 }
 
 /// `POST /v1/subscriptions/{id}/replay`: `{"after": SEQ}` or `{"since": RFC3339}`.
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions/{id}/replay",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
+    request_body = ReplayBody,
+    responses(
+        (status = 202, description = "The subscription's cursor moved; deliveries follow", body = ReplayAccepted),
+        (status = "4XX", description = "Invalid body, no such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn replay(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -405,18 +526,43 @@ pub async fn replay(
         .map_err(|e| control_problem(&id, e))?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "subscription_id": id, "after": after })),
+        Json(ReplayAccepted {
+            subscription_id: id,
+            after,
+        }),
     )
         .into_response())
 }
 
+/// A replay's answer: where delivery starts again.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ReplayAccepted {
+    pub subscription_id: String,
+    /// Events with a greater seq are delivered again.
+    pub after: u64,
+}
+
 /// `GET /v1/subscriptions/{id}/deliveries?status=&limit=`
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}/deliveries",
+    tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The subscription's id (`sub_...`)"),
+        ("status" = Option<Status>, Query, description = "Only deliveries in this state"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "Deliveries, newest first, with their attempts", body = DeliveryList),
+        (status = "4XX", description = "Invalid query, no such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<DeliveryList>, Problem> {
     caller.require_admin()?;
     let id = id_from(path)?;
     let query = Query::parse(raw.as_deref(), &["status", "limit"])?;
@@ -438,7 +584,7 @@ pub async fn deliveries(
         .store()
         .deliveries(&id, status, limit)
         .await?;
-    Ok(Json(
-        json!({ "deliveries": list.iter().map(|d| d.to_json()).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(DeliveryList {
+        deliveries: list.iter().map(|d| d.view()).collect(),
+    }))
 }

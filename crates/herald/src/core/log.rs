@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::event::{Event, NewEvent};
 use super::follow::{FollowError, FollowStats, Follower, Start};
+use super::rates::TopicRates;
 use super::topic::PatternSet;
 use crate::bus::Bus;
 use crate::store::{Appended, Store, StoreError};
@@ -13,6 +14,7 @@ pub struct Log {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     stats: Arc<FollowStats>,
+    rates: TopicRates,
 }
 
 impl Log {
@@ -22,12 +24,17 @@ impl Log {
             store,
             bus,
             stats: Arc::default(),
+            rates: TopicRates::default(),
         }
     }
 
     /// Appends one request's events atomically; see [`Store::append`].
     pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
-        self.store.append(events).await
+        let appended = self.store.append(events).await?;
+        for a in appended.iter().filter(|a| a.created) {
+            self.rates.record(&a.event.topic, 1);
+        }
+        Ok(appended)
     }
 
     /// Up to `limit` events matching `patterns` after `after`; an error if retention removed
@@ -76,6 +83,11 @@ impl Log {
     /// The store, for topic statistics and readiness.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Events per topic over the last minute.
+    pub fn rates(&self) -> &TopicRates {
+        &self.rates
     }
 
     /// Counters shared by all followers.

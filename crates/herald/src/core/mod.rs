@@ -4,4 +4,5 @@ pub mod event;
 pub mod follow;
 pub mod log;
 pub mod queue;
+pub mod rates;
 pub mod topic;

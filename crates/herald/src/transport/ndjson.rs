@@ -38,6 +38,16 @@ impl Format for Ndjson {
 }
 
 /// Opens an NDJSON stream.
+#[utoipa::path(
+    get,
+    path = "/v1/stream",
+    tag = "streams",
+    params(crate::api::openapi::StreamParams),
+    responses(
+        (status = 200, description = "One event JSON per line, blank keep-alive lines; never ends on its own", content_type = "application/x-ndjson"),
+        (status = "4XX", description = "Invalid query, not allowed, expired `after`, or too many connections", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn handler(
     State(state): State<AppState>,
     Caller(caller): Caller,

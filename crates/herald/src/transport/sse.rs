@@ -45,6 +45,16 @@ impl Format for Sse {
 }
 
 /// Opens an event stream.
+#[utoipa::path(
+    get,
+    path = "/v1/sse",
+    tag = "streams",
+    params(crate::api::openapi::StreamParams),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id:` is the seq, `data:` the event JSON; never ends on its own", content_type = "text/event-stream"),
+        (status = "4XX", description = "Invalid query, not allowed, expired `after`, or too many connections", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn handler(
     State(state): State<AppState>,
     Caller(caller): Caller,

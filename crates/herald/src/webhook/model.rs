@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::config::Duration;
 
 /// How many events one POST may carry, and how long to wait to fill it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub max_events: u32,
@@ -15,7 +16,7 @@ pub struct Batch {
 }
 
 /// The part of a subscription its owner chooses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Spec {
     pub url: String,
     pub topics: Vec<String>,
@@ -24,8 +25,11 @@ pub struct Spec {
     pub description: Option<String>,
     /// Extra request headers.
     pub headers: BTreeMap<String, String>,
-    /// Delays before each retry; its length is the number of retries.
+    /// Delays before each retry (`5s`, `1h`); its length is the number of retries.
+    #[schema(value_type = Vec<String>)]
     pub retry_schedule: Vec<Duration>,
+    /// How long an attempt may take, e.g. `15s`.
+    #[schema(value_type = String)]
     pub timeout: Duration,
     /// Requests per second at most (`None`: unlimited).
     pub rate_limit: Option<f64>,
@@ -44,7 +48,7 @@ impl Spec {
 }
 
 /// Whether a subscription receives deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Enabled,
@@ -52,7 +56,7 @@ pub enum State {
 }
 
 /// A webhook subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Subscription {
     pub id: String,
     #[serde(flatten)]
@@ -88,15 +92,51 @@ impl Subscription {
     }
 
     /// The subscription as the API shows it.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).expect("subscriptions serialise");
-        v["created_at"] = crate::core::event::format_time(self.created_ms).into();
-        v
+    pub fn view(&self, health: Option<Health>) -> SubscriptionView {
+        SubscriptionView {
+            subscription: self.clone(),
+            created_at: crate::core::event::format_time(self.created_ms),
+            health,
+        }
     }
 }
 
+/// A subscription as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    pub created_at: String,
+    /// How its endpoint is doing (in lists and single reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// How a subscription's endpoint is doing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// Deliveries waiting for an attempt or a retry.
+    pub queue_depth: u64,
+    /// When the oldest of them was created.
+    pub oldest_open_at: Option<String>,
+    /// The last attempt of the recent deliveries.
+    pub last_attempt_at: Option<String>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    /// Successful attempts / attempts, over the last 100 deliveries (`null` before any).
+    pub success_rate: Option<f64>,
+    /// Since when every attempt has failed (`null` while it succeeds).
+    pub failing_since: Option<String>,
+}
+
+/// `GET /v1/subscriptions`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
@@ -142,6 +182,9 @@ pub struct Attempt {
     pub latency_ms: u64,
     pub error: Option<String>,
     pub response_excerpt: Option<String>,
+    /// The request's headers as sent (older records have none).
+    #[serde(default)]
+    pub request_headers: Vec<(String, String)>,
 }
 
 /// One event (or one batch) on its way to one subscription.
@@ -163,26 +206,70 @@ pub struct Delivery {
 
 impl Delivery {
     /// The delivery as the API shows it.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn view(&self) -> DeliveryView {
         use crate::core::event::format_time;
-        serde_json::json!({
-            "id": self.id,
-            "subscription_id": self.subscription_id,
-            "webhook_id": self.msg_id,
-            "event_ids": self.event_ids,
-            "event_seqs": self.event_seqs,
-            "status": self.status,
-            "attempts": self.attempts.iter().map(|a| serde_json::json!({
-                "at": format_time(a.at_ms),
-                "status_code": a.status_code,
-                "latency_ms": a.latency_ms,
-                "error": a.error,
-                "response_excerpt": a.response_excerpt,
-            })).collect::<Vec<_>>(),
-            "next_attempt_at": self.next_attempt_ms.map(format_time),
-            "created_at": format_time(self.created_ms),
-        })
+        DeliveryView {
+            id: self.id.clone(),
+            subscription_id: self.subscription_id.clone(),
+            webhook_id: self.msg_id.clone(),
+            event_ids: self.event_ids.clone(),
+            event_seqs: self.event_seqs.clone(),
+            status: self.status,
+            attempts: self
+                .attempts
+                .iter()
+                .map(|a| AttemptView {
+                    at: format_time(a.at_ms),
+                    status_code: a.status_code,
+                    latency_ms: a.latency_ms,
+                    error: a.error.clone(),
+                    response_excerpt: a.response_excerpt.clone(),
+                    request_headers: a.request_headers.iter().cloned().collect(),
+                })
+                .collect(),
+            next_attempt_at: self.next_attempt_ms.map(format_time),
+            created_at: format_time(self.created_ms),
+            request_body: None,
+        }
     }
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub subscription_id: String,
+    /// The `webhook-id` header: the event id, or for a batch the delivery id.
+    pub webhook_id: String,
+    pub event_ids: Vec<String>,
+    pub event_seqs: Vec<u64>,
+    pub status: Status,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptView>,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    /// The request body, on `GET /v1/deliveries/{id}` while its events are retained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+}
+
+/// One attempt as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub at: String,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    /// The first bytes of the endpoint's answer.
+    pub response_excerpt: Option<String>,
+    /// The request headers as sent, by name.
+    pub request_headers: BTreeMap<String, String>,
+}
+
+/// `GET /v1/subscriptions/{id}/deliveries`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
 }
 
 /// A new id with a readable prefix: `sub_...`, `dlv_...`.

@@ -53,7 +53,8 @@ impl Sender {
         &self.guard
     }
 
-    /// POSTs `body` to the subscription's URL, signed for `msg_id`, and reports the attempt.
+    /// POSTs `body` to the subscription's URL, signed for `msg_id`, and reports the attempt
+    /// (with the request headers as sent).
     pub async fn send(
         &self,
         sub: &Subscription,
@@ -63,21 +64,15 @@ impl Sender {
     ) -> (Attempt, Outcome) {
         let started = Instant::now();
         let timestamp = now_ms / 1000;
-        let result = self.post(sub, msg_id, body, timestamp).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        let failed = |error: String| {
-            let attempt = Attempt {
-                at_ms: now_ms,
-                status_code: None,
-                latency_ms,
-                error: Some(error),
-                response_excerpt: None,
-            };
-            (attempt, Outcome::Failure { retry_after: None })
+        let headers = match request_headers(sub, msg_id, timestamp, &body) {
+            Ok(headers) => headers,
+            Err(error) => return failed(now_ms, 0, error, Vec::new()),
         };
+        let result = self.post(sub, &headers, body).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
         let (status, retry_after, excerpt) = match result {
             Ok(answer) => answer,
-            Err(error) => return failed(error),
+            Err(error) => return failed(now_ms, latency_ms, error, headers),
         };
         let outcome = match status {
             200..=299 => Outcome::Success,
@@ -92,6 +87,7 @@ impl Sender {
             latency_ms,
             error,
             response_excerpt: (!excerpt.is_empty()).then_some(excerpt),
+            request_headers: headers,
         };
         (attempt, outcome)
     }
@@ -99,9 +95,8 @@ impl Sender {
     async fn post(
         &self,
         sub: &Subscription,
-        msg_id: &str,
+        headers: &[(String, String)],
         body: Bytes,
-        timestamp: i64,
     ) -> Result<(u16, Option<Duration>, String), String> {
         let url: reqwest::Url = sub
             .spec
@@ -109,25 +104,11 @@ impl Sender {
             .parse()
             .map_err(|e| format!("invalid URL: {e}"))?;
         self.guard.check_url(&url)?;
-        let signature = signature_header(
-            &sub.live_secrets(timestamp * 1000),
-            msg_id,
-            timestamp,
-            &body,
-        )?;
         let mut request = self.client.post(url).timeout(sub.spec.timeout.0);
-        for (name, value) in &sub.spec.headers {
+        for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request
-            .header("content-type", "application/json")
-            .header("webhook-id", msg_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(describe)?;
+        let response = request.body(body).send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -149,6 +130,47 @@ impl Sender {
             String::from_utf8_lossy(&excerpt).into_owned(),
         ))
     }
+}
+
+/// The headers of a delivery request: the subscription's own, then the Standard Webhooks ones.
+fn request_headers(
+    sub: &Subscription,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, String> {
+    let signature = signature_header(&sub.live_secrets(timestamp * 1000), msg_id, timestamp, body)?;
+    let mut headers: Vec<(String, String)> = sub
+        .spec
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    headers.extend([
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), msg_id.to_owned()),
+        ("webhook-timestamp".to_owned(), timestamp.to_string()),
+        ("webhook-signature".to_owned(), signature),
+    ]);
+    Ok(headers)
+}
+
+/// An attempt that got no HTTP answer.
+fn failed(
+    at_ms: i64,
+    latency_ms: u64,
+    error: String,
+    request_headers: Vec<(String, String)>,
+) -> (Attempt, Outcome) {
+    let attempt = Attempt {
+        at_ms,
+        status_code: None,
+        latency_ms,
+        error: Some(error),
+        response_excerpt: None,
+        request_headers,
+    };
+    (attempt, Outcome::Failure { retry_after: None })
 }
 
 /// A transport error with its causes, e.g. "error sending request: ... non-public addresses".

@@ -550,11 +550,12 @@ fn failed_attempt(at_ms: i64, error: &str) -> Attempt {
         latency_ms: 0,
         error: Some(error.to_owned()),
         response_excerpt: None,
+        request_headers: Vec::new(),
     }
 }
 
-/// The request body: the event JSON, or a JSON array of them for a batch.
-fn body(events: &[Arc<Event>], batch: bool) -> bytes::Bytes {
+/// A delivery's request body: the event JSON, or the array of a batch's events.
+pub fn body(events: &[Arc<Event>], batch: bool) -> bytes::Bytes {
     if batch {
         json_array(events)
     } else {

@@ -2,6 +2,7 @@
 //! clients for its HTTP API and streams.
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod stomp;
 
 use std::io::{BufRead, BufReader};
@@ -350,7 +351,16 @@ pub mod receiver;
 
 /// Sends a JSON request; returns the status and JSON answer (Null when empty).
 pub async fn send_json(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client().request(method.parse().unwrap(), url);
+    send(client().request(method.parse().unwrap(), url), body).await
+}
+
+/// [`send_json`] with `Authorization: Bearer <key>`.
+pub async fn send_json_as(method: &str, url: &str, key: &str, body: Value) -> (u16, Value) {
+    let request = client().request(method.parse().unwrap(), url);
+    send(request.bearer_auth(key), Some(body)).await
+}
+
+async fn send(mut request: reqwest::RequestBuilder, body: Option<Value>) -> (u16, Value) {
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")

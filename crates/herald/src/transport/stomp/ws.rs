@@ -28,6 +28,16 @@ const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 /// Upgrades to WebSocket and runs a STOMP session on it.
 /// Credentials on the upgrade request (`Authorization: Bearer` or `?token=`) are checked here,
 /// with a 401 before any upgrade when they are wrong; without them, CONNECT's `passcode` decides.
+#[utoipa::path(
+    get,
+    path = "/v1/ws",
+    tag = "streams",
+    params(("token" = Option<String>, Query, description = "A credential; otherwise CONNECT's `passcode` (or `Authorization`) decides")),
+    responses(
+        (status = 101, description = "WebSocket upgrade; subprotocols `v12.stomp`, `v11.stomp`, `v10.stomp`"),
+        (status = "4XX", description = "Not a WebSocket upgrade, bad credentials, or too many connections", body = crate::api::openapi::ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 pub async fn handler(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
