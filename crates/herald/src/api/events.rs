@@ -46,7 +46,7 @@ struct PublishItem<'a> {
     post,
     path = "/v1/topics/{topic}/events",
     tag = "events",
-    params(("topic" = String, Path, description = "The topic, e.g. `orders.42`; not `herald.*`")),
+    params(("topic" = String, Path, pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length = 255, description = "The topic, e.g. `orders.42`; not `herald.*`")),
     request_body(content = PublishBody, description = "One event, or an array appended atomically with consecutive seqs"),
     responses(
         (status = 201, description = "Stored (the stored event, or the array of them)", body = Published),
@@ -243,7 +243,7 @@ fn parse_items(body: &[u8]) -> Result<(Vec<PublishItem<'_>>, bool), Problem> {
 #[allow(dead_code)] // Describes the query for the document; `Query` parses it.
 struct ReadParams {
     /// Topic patterns (repeatable): `orders.*`, `chat.>`.
-    #[param(min_items = 1)]
+    #[param(min_items = 1, inline, value_type = Vec<super::openapi::PatternDoc>)]
     topic: Vec<String>,
     /// Return events with a greater seq; 0 (the default) means from the oldest retained.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]

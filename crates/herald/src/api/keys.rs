@@ -23,10 +23,16 @@ use crate::store::keys::StoredKey;
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// `admin`, `publish:<pattern>`, `subscribe:<pattern>`.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, inline, value_type = Vec<ScopeDoc>)]
     scopes: Vec<String>,
     description: Option<String>,
 }
+
+/// A scope: `admin`, `publish:<pattern>` or `subscribe:<pattern>`.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^(admin|(publish|subscribe):(>|([A-Za-z0-9_-]+|\*)(\.([A-Za-z0-9_-]+|\*))*(\.>)?))$")]
+#[allow(dead_code)] // Only describes the strings.
+pub struct ScopeDoc(String);
 
 /// An API key (never its secret, except once at creation).
 #[derive(Serialize, ToSchema)]

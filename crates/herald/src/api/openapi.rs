@@ -15,6 +15,11 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+/// A topic name: dot-separated tokens of `[A-Za-z0-9_-]`, 1–255 bytes.
+pub const TOPIC: &str = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$";
+/// A topic pattern: `*` is one token, a final `>` one or more.
+pub const PATTERN: &str = r"^(>|([A-Za-z0-9_-]+|\*)(\.([A-Za-z0-9_-]+|\*))*(\.>)?)$";
+
 /// The document's static parts; the paths come from the router.
 #[derive(OpenApi)]
 #[openapi(
@@ -120,12 +125,14 @@ pub struct EventDoc {
 /// One event as a producer sends it.
 #[derive(Serialize, ToSchema)]
 pub struct PublishDoc {
-    /// Defaults to the topic.
+    /// Defaults to the topic; 1–255 bytes, no control characters.
     #[serde(rename = "type")]
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,255}$")]
     pub event_type: Option<String>,
     /// Any JSON value.
     pub data: serde_json::Value,
     /// 1–128 characters of `[A-Za-z0-9._:-]`; publishing a stored id again stores nothing.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub id: Option<String>,
 }
 
@@ -166,7 +173,7 @@ pub struct StatusDoc {
 #[allow(dead_code)] // Describes the query for the document; `api::query::Query` parses it.
 pub struct StreamParams {
     /// Topic patterns (repeatable): `orders.*`, `chat.>`.
-    #[param(min_items = 1)]
+    #[param(min_items = 1, inline, value_type = Vec<PatternDoc>)]
     topic: Vec<String>,
     /// Start after this seq (`Last-Event-ID` wins when both are given); 0 (the default) replays
     /// everything retained. Without it the stream starts at the head.
@@ -175,3 +182,9 @@ pub struct StreamParams {
     /// A credential, for clients that cannot send `Authorization` (EventSource).
     token: Option<String>,
 }
+
+/// A topic pattern, e.g. `orders.*` or `chat.>`.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^(>|([A-Za-z0-9_-]+|\*)(\.([A-Za-z0-9_-]+|\*))*(\.>)?)$")]
+#[allow(dead_code)] // Only describes the strings.
+pub struct PatternDoc(String);

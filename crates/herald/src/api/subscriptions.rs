@@ -38,25 +38,33 @@ const ROTATION_GRACE_MS: i64 = 24 * 3600 * 1000;
 #[serde(deny_unknown_fields)]
 pub struct Fields {
     /// An http(s) URL outside private networks (unless `webhooks.allow_networks` allows it).
+    #[schema(
+        pattern = r"^https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$",
+        max_length = 2048
+    )]
     url: Option<String>,
     /// 1 to 100 topic patterns.
+    #[schema(min_items = 1, max_items = 100, inline, value_type = Option<Vec<super::openapi::PatternDoc>>)]
     topics: Option<Vec<String>>,
     /// Event types to deliver; empty means all.
     types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
-    /// Extra request headers (not `webhook-*` nor hop-by-hop ones).
+    /// Extra request headers (at most 32; not `webhook-*` nor hop-by-hop ones).
     headers: Option<BTreeMap<String, String>>,
-    /// Delays before each retry: `["5s", "5m", "1h"]`.
+    /// Delays before each retry (at most 7d each): `["5s", "5m", "1h"]`.
+    #[schema(max_items = 20, inline, value_type = Option<Vec<DurationDoc>>)]
     retry_schedule: Option<Vec<String>>,
     /// From `100ms` to `2m`.
+    #[schema(pattern = r"^([1-9][0-9]{2,4}ms|([1-9]|[1-9][0-9]|1[01][0-9]|120)s|[12]m)$")]
     timeout: Option<String>,
     /// Requests per second at most; `null` for unlimited.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 100000)]
     rate_limit: Option<Option<f64>>,
     /// Concurrent requests at most (1–1000).
+    #[schema(minimum = 1, maximum = 1000)]
     max_in_flight: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Batch>)]
@@ -65,6 +73,27 @@ pub struct Fields {
     ordered: Option<bool>,
     enabled: Option<bool>,
 }
+
+/// A new subscription, as the document describes it: [`Fields`] with `url` and `topics` required.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // Only describes the body; `Fields` parses it.
+pub struct NewSubscription {
+    #[schema(
+        pattern = r"^https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$",
+        max_length = 2048
+    )]
+    url: String,
+    #[schema(min_items = 1, max_items = 100, inline, value_type = Vec<super::openapi::PatternDoc>)]
+    topics: Vec<String>,
+    #[serde(flatten)]
+    rest: Fields,
+}
+
+/// A duration such as `5s`, `10m`, `1h`.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[1-9][0-9]{0,2}(ms|s|m|h)$")]
+#[allow(dead_code)] // Only describes the strings.
+pub struct DurationDoc(String);
 
 /// Tells "absent" (outer `None`) from `null` (`Some(None)`).
 fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -232,7 +261,7 @@ fn control_problem(id: &str, e: ControlError) -> Problem {
     post,
     path = "/v1/subscriptions",
     tag = "webhooks",
-    request_body(content = Fields, description = "`url` and `topics` are required"),
+    request_body(content = NewSubscription, description = "`url` and `topics` are required"),
     responses(
         (status = 201, description = "Created, with its signing `secret`", body = SubscriptionView),
         (status = "4XX", description = "Invalid body (e.g. a URL in a private network) or not an admin", body = ProblemDoc, content_type = "application/problem+json"),
@@ -463,7 +492,7 @@ pub async fn rotate_secret(
 }
 
 /// Where a replay starts: exactly one of the two.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayBody {
     /// Deliver again every matching event with a greater seq.
@@ -472,13 +501,27 @@ pub struct ReplayBody {
     since: Option<String>,
 }
 
+/// Where a replay starts, as the document describes it: `{"after": SEQ}` or `{"since": TIME}`.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only describes the body; `ReplayBody` parses it with clearer errors.
+pub enum ReplayDoc {
+    /// Deliver again every matching event with a greater seq.
+    After { after: u64 },
+    /// Deliver again every matching event published at or after this RFC 3339 time.
+    Since {
+        #[schema(format = DateTime)]
+        since: String,
+    },
+}
+
 /// `POST /v1/subscriptions/{id}/replay`: `{"after": SEQ}` or `{"since": RFC3339}`.
 #[utoipa::path(
     post,
     path = "/v1/subscriptions/{id}/replay",
     tag = "webhooks",
     params(("id" = String, Path, description = "The subscription's id (`sub_...`)")),
-    request_body = ReplayBody,
+    request_body = ReplayDoc,
     responses(
         (status = 202, description = "The subscription's cursor moved; deliveries follow", body = ReplayAccepted),
         (status = "4XX", description = "Invalid body, no such subscription, or not an admin", body = ProblemDoc, content_type = "application/problem+json"),

@@ -72,7 +72,7 @@ pub async fn list(
     get,
     path = "/v1/topics/{topic}",
     tag = "topics",
-    params(("topic" = String, Path, description = "A topic name, e.g. `orders.42`")),
+    params(("topic" = String, Path, pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length = 255, description = "A topic name, e.g. `orders.42`")),
     responses(
         (status = 200, description = "The topic", body = TopicEntry),
         (status = "4XX", description = "Invalid name, not allowed, or never published to", body = ProblemDoc, content_type = "application/problem+json"),

@@ -11,7 +11,9 @@ use crate::config::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_events: u32,
+    #[schema(maximum = 60000)]
     pub max_wait_ms: u64,
 }
 
