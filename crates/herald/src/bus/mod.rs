@@ -5,6 +5,7 @@
 //! from the `Store`, so the bus may drop events for a slow reader but never blocks a publisher.
 
 pub mod local;
+pub mod nats;
 
 use std::sync::Arc;
 
