@@ -514,7 +514,7 @@ impl fmt::Display for Duration {
             (1_000, "s"),
         ]
         .into_iter()
-        .find(|(size, _)| ms % size == 0 && ms > 0)
+        .find(|(size, _)| ms.is_multiple_of(*size) && ms > 0)
         .map_or((ms, "ms"), |(size, unit)| (ms / size, unit));
         write!(f, "{n}{unit}")
     }
