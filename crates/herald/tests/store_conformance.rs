@@ -1092,3 +1092,39 @@ async fn queues_round_trip(db: &Db) {
     assert!(store.load_queues().await.unwrap().is_empty());
     node.log.close().await;
 }
+
+/// PostgreSQL only (SQLite stores what PostgreSQL text refuses): a request the database
+/// refuses fails alone, even when it was grouped with others into one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_refused_request_fails_alone() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let node = db.node().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let node = node.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut new = event("alone.t", None, &i.to_string());
+            if i == 20 {
+                // PostgreSQL text cannot hold NUL.
+                new.payload = Payload::Text {
+                    content_type: "text/plain\0".into(),
+                    text: "x".into(),
+                };
+            }
+            (i, node.log.append(vec![new]).await)
+        }));
+    }
+    let mut stored = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (20, result) => assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}"),
+            (_, result) => stored.push(result.unwrap()[0].event.seq),
+        }
+    }
+    stored.sort_unstable();
+    assert_eq!(stored, (1..=39).collect::<Vec<u64>>());
+    assert_eq!(seqs(&node.log.read(&all(), 0, 100).await.unwrap()), stored);
+    node.log.close().await;
+}

@@ -794,3 +794,17 @@ async fn delete_through(pool: &PgPool, through: i64, topic: Option<&str>) -> sql
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_regex;
+
+    #[test]
+    fn patterns_become_anchored_regexes() {
+        assert_eq!(pattern_regex("orders.42"), r"^orders\.42$");
+        assert_eq!(pattern_regex("orders.*"), r"^orders\.[^.]+$");
+        assert_eq!(pattern_regex("*.lobby.>"), r"^[^.]+\.lobby\..+$");
+        assert_eq!(pattern_regex(">"), "^.+$");
+        assert_eq!(pattern_regex("a_b-c.*"), r"^a_b-c\.[^.]+$");
+    }
+}
