@@ -98,7 +98,7 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations and starts
     /// this node's writer task.
     pub async fn open(url: &str, bus: Arc<dyn Bus>) -> Result<Self, StoreError> {
-        Self::open_with(parse_url(url)?, bus).await
+        Self::open_with(parse_url(url).map_err(StoreError::Backend)?, bus).await
     }
 
     /// [`PostgresStore::open`] with connection options built by the caller.
@@ -131,7 +131,7 @@ impl PostgresStore {
     /// Applies pending migrations to the database at `url` and disconnects (`herald migrate`);
     /// returns how many were applied.
     pub async fn migrate(url: &str) -> Result<usize, StoreError> {
-        let pool = connect(parse_url(url)?).await?;
+        let pool = connect(parse_url(url).map_err(StoreError::Backend)?).await?;
         let before = applied_migrations(&pool).await?;
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
         let after = applied_migrations(&pool).await?;
@@ -156,13 +156,13 @@ impl PostgresStore {
     }
 }
 
-/// Checks a `postgres://` URL without connecting (for config validation too).
-pub fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
-    // The URL may hold a password: say what is wrong, not what was given.
+/// Checks a `postgres://` URL without connecting (config validation uses it too); the error
+/// says what is wrong, never what was given, as the URL may hold a password.
+pub fn parse_url(url: &str) -> Result<PgConnectOptions, String> {
     PgConnectOptions::from_str(url).map_err(|e| {
-        StoreError::Backend(format!(
-            "the store URL is not a valid PostgreSQL URL ({e}); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-        ))
+        format!(
+            "not a valid PostgreSQL URL ({e}); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
     })
 }
 
