@@ -22,7 +22,8 @@ pub struct Config {
     pub stomp_listen: SocketAddr,
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
-    /// The log's backend: `sqlite` (embedded, the default).
+    /// The store's backend: `sqlite` (embedded in `data_dir`, the default) or a PostgreSQL URL
+    /// (`postgres://user@host:5432/db`), which nodes of a cluster share.
     pub store: String,
     /// The live fan-out's backend: `local` (in-process, the default).
     pub bus: String,
@@ -321,12 +322,7 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.store != "sqlite" {
-            bail!(
-                "store = {:?} is not available in this build; use \"sqlite\" (the embedded default)",
-                self.store
-            );
-        }
+        self.store_backend()?;
         if self.bus != "local" {
             bail!(
                 "bus = {:?} is not available in this build; use \"local\" (the default)",
@@ -391,6 +387,38 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// The backend that `store` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// SQLite in `data_dir`.
+    Sqlite,
+    /// PostgreSQL at this URL.
+    Postgres(String),
+}
+
+impl Config {
+    /// Which store `store` names, with the URL checked (not connected to).
+    pub fn store_backend(&self) -> anyhow::Result<StoreBackend> {
+        let store = self.store.as_str();
+        if store == "sqlite" {
+            return Ok(StoreBackend::Sqlite);
+        }
+        if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+            crate::store::postgres::parse_url(store).map_err(|e| anyhow::anyhow!("store: {e}"))?;
+            return Ok(StoreBackend::Postgres(store.to_owned()));
+        }
+        // Anything after a scheme may be a password: show only the scheme.
+        let shown = match store.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://..."),
+            None => store.to_owned(),
+        };
+        bail!(
+            "store = {shown:?} is not a known store: use \"sqlite\" (embedded in data_dir, the default) \
+             or a PostgreSQL URL such as \"postgres://herald@127.0.0.1:5432/herald\""
+        )
     }
 }
 
@@ -486,7 +514,7 @@ impl fmt::Display for Duration {
             (1_000, "s"),
         ]
         .into_iter()
-        .find(|(size, _)| ms % size == 0 && ms > 0)
+        .find(|(size, _)| ms.is_multiple_of(*size) && ms > 0)
         .map_or((ms, "ms"), |(size, unit)| (ms / size, unit));
         write!(f, "{n}{unit}")
     }
@@ -529,6 +557,35 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn store_names_sqlite_or_a_postgres_url() {
+        let with = |store: &str| Config {
+            store: store.into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            with("sqlite").store_backend().unwrap(),
+            StoreBackend::Sqlite
+        );
+        let url = "postgres://herald@127.0.0.1:5432/herald";
+        assert_eq!(
+            with(url).store_backend().unwrap(),
+            StoreBackend::Postgres(url.into())
+        );
+        with("postgresql://h:pw@db/herald").validate().unwrap();
+        let err = with("mysql://root:hunter2@db/x")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a known store"), "{err}");
+        assert!(!err.contains("hunter2"), "the password leaked: {err}");
+        let err = with("postgres://h@db:notaport/x")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid PostgreSQL URL"), "{err}");
     }
 
     #[test]

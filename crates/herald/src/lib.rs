@@ -26,13 +26,17 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::auth::tokens::TokenVerifier;
+use crate::bus::Bus;
 use crate::bus::local::LocalBus;
-use crate::config::Config;
+use crate::config::{Config, StoreBackend};
 use crate::core::log::Log;
 use crate::core::queue::Queues;
-use crate::store::RetentionPolicy;
+use crate::store::keys::KeyStore;
+use crate::store::postgres::PostgresStore;
+use crate::store::queue::QueueStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::webhooks::WebhookStore;
+use crate::store::{RetentionPolicy, Store};
 use crate::webhook::dispatcher::Dispatcher;
 use crate::webhook::sender::Sender;
 use crate::webhook::ssrf::Guard;
@@ -58,19 +62,17 @@ impl Herald {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         install_crypto();
         let bus = Arc::new(LocalBus::new(config.streams.buffer));
-        let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus.clone())
-            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-        let store = Arc::new(store);
-        let queues = Queues::open(store.clone())
+        let stores = open_stores(&config, bus.clone()).await?;
+        let queues = Queues::open(stores.queues)
             .await
             .context("cannot load the queues")?;
-        let log = Arc::new(Log::new(store.clone(), bus));
+        let log = Arc::new(Log::new(stores.log, bus));
         let tokens = TokenVerifier::from_config(
             config.auth.jwt_secret.as_deref(),
             config.auth.jwt_public_key.as_deref(),
         )?;
         let auth = Arc::new(
-            Authenticator::new(store.clone(), config.admin_key.as_deref(), config.dev)
+            Authenticator::new(stores.keys, config.admin_key.as_deref(), config.dev)
                 .with_tokens(tokens),
         );
         let tls = match (&config.tls.cert, &config.tls.key) {
@@ -82,7 +84,7 @@ impl Herald {
             tls,
             config,
             log,
-            webhook_store: store,
+            webhook_store: stores.webhooks,
             auth,
             queues,
         })
@@ -183,6 +185,70 @@ impl Herald {
         dispatcher.wait().await;
         self.log.store().close().await;
         Ok(())
+    }
+}
+
+/// The stores Herald runs on, all views of one backend.
+struct Stores {
+    log: Arc<dyn Store>,
+    webhooks: Arc<dyn WebhookStore>,
+    keys: Arc<dyn KeyStore>,
+    queues: Arc<dyn QueueStore>,
+}
+
+impl Stores {
+    fn of<S: Store + WebhookStore + KeyStore + QueueStore>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            log: store.clone(),
+            webhooks: store.clone(),
+            keys: store.clone(),
+            queues: store,
+        }
+    }
+}
+
+/// Opens the backend that `store` names: the only place that picks one.
+async fn open_stores(config: &Config, bus: Arc<dyn Bus>) -> anyhow::Result<Stores> {
+    Ok(match config.store_backend()? {
+        StoreBackend::Sqlite => Stores::of(
+            SqliteStore::open(&config.data_dir, config.storage.sync, bus).with_context(|| {
+                format!("cannot open the store in {}", config.data_dir.display())
+            })?,
+        ),
+        StoreBackend::Postgres(url) => Stores::of(
+            PostgresStore::open(&url, bus)
+                .await
+                .context("cannot open the PostgreSQL store (config `store`)")?,
+        ),
+    })
+}
+
+/// Brings the configured store's schema up to date and closes it (`herald migrate`); says
+/// what it did.
+pub async fn migrate(config: &Config) -> anyhow::Result<String> {
+    match config.store_backend()? {
+        StoreBackend::Sqlite => {
+            // The embedded store creates and upgrades its tables whenever it opens.
+            let bus = Arc::new(LocalBus::new(config.streams.buffer));
+            let store = SqliteStore::open(&config.data_dir, config.storage.sync, bus)
+                .with_context(|| {
+                    format!("cannot open the store in {}", config.data_dir.display())
+                })?;
+            store.close().await;
+            Ok(format!(
+                "the SQLite store in {} is up to date",
+                config.data_dir.display()
+            ))
+        }
+        StoreBackend::Postgres(url) => {
+            let applied = PostgresStore::migrate(&url)
+                .await
+                .context("cannot migrate the PostgreSQL store (config `store`)")?;
+            Ok(format!(
+                "applied {applied} migration(s); the PostgreSQL schema is up to date"
+            ))
+        }
     }
 }
 

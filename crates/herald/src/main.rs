@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use herald::Herald;
 use herald::cli::{keys, listen, publish, subscriptions, tail};
-use herald::config::{Config, Overrides};
+use herald::config::{Config, Overrides, StoreBackend};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Bring the configured store's schema up to date, then exit (run before rolling out a
+    /// new version to a cluster; `serve` also migrates at start-up).
+    Migrate(MigrateArgs),
     /// Publish one event.
     Publish(publish::PublishArgs),
     /// Follow events matching patterns and print them.
@@ -60,6 +63,16 @@ struct ServeArgs {
     log_json: bool,
 }
 
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// Config file (default: ./herald.toml when it exists); `store` names the database.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded store (default ./herald-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -75,6 +88,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => migrate(args).await,
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Listen(args) => listen::run(args).await,
@@ -154,10 +168,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         ("http", "")
     };
-    println!(
-        "herald: listening on {scheme}://{addr} (data in {})",
-        config.data_dir.display()
-    );
+    let data = match config.store_backend()? {
+        StoreBackend::Sqlite => format!("data in {}", config.data_dir.display()),
+        StoreBackend::Postgres(_) => "data in PostgreSQL".to_owned(),
+    };
+    println!("herald: listening on {scheme}://{addr} ({data})");
     println!(
         "herald: stomp listening on tcp://{}{tls}",
         stomp.local_addr()?
@@ -168,6 +183,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .serve_with_stomp(listener, Some(stomp), shutdown)
         .await?;
     tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        ..Overrides::default()
+    };
+    let config = Config::load(args.config.as_deref(), overrides)?;
+    let done = herald::migrate(&config).await?;
+    println!("herald: {done}");
     Ok(())
 }
 

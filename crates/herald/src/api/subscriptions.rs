@@ -206,10 +206,13 @@ impl Fields {
             spec.max_in_flight = n;
         }
         if let Some(batch) = self.batch {
-            if let Some(b) = batch {
-                if !(1..=1000).contains(&b.max_events) || b.max_wait_ms > 60_000 {
-                    return Err("batch.max_events must be from 1 to 1000 and batch.max_wait_ms at most 60000".into());
-                }
+            if let Some(b) = batch
+                && (!(1..=1000).contains(&b.max_events) || b.max_wait_ms > 60_000)
+            {
+                return Err(
+                    "batch.max_events must be from 1 to 1000 and batch.max_wait_ms at most 60000"
+                        .into(),
+                );
             }
             spec.batch = batch;
         }

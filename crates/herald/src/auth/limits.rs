@@ -97,14 +97,14 @@ impl ConnectionLimits {
                 self.per_ip
             ));
         }
-        if let Some(key) = &key {
-            if !increment(&self.by_key, key.clone(), self.per_key) {
-                decrement(&self.by_ip, &ip);
-                return Err(format!(
-                    "this key already holds {} connections (limits.connections_per_key)",
-                    self.per_key
-                ));
-            }
+        if let Some(key) = &key
+            && !increment(&self.by_key, key.clone(), self.per_key)
+        {
+            decrement(&self.by_ip, &ip);
+            return Err(format!(
+                "this key already holds {} connections (limits.connections_per_key)",
+                self.per_key
+            ));
         }
         Ok(ConnectionGuard {
             limits: self.clone(),

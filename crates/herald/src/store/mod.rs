@@ -1,10 +1,11 @@
-//! The `Store`: the durable log (and, later, subscriptions and deliveries).
+//! The `Store`: the durable log; beside it, storage for webhooks, keys and queues.
 //!
 //! The core talks only to this trait; start-up code picks the backend. Every backend assigns
 //! `seq` at append, strictly increasing, and never lets a reader see a later `seq` before an
 //! earlier one is visible, so `seq` is a safe resume cursor.
 
 pub mod keys;
+pub mod postgres;
 pub mod queue;
 pub mod sqlite;
 pub mod webhooks;
@@ -84,6 +85,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The highest committed `seq` (0 for an empty log).
     fn head(&self) -> u64;
+
+    /// Re-reads the highest committed `seq` from storage, so appends committed by other nodes
+    /// sharing it advance [`Store::head`]; returns the new head. A store only this process
+    /// writes has nothing to re-read.
+    async fn refresh_head(&self) -> Result<u64, StoreError> {
+        Ok(self.head())
+    }
 
     /// Every topic, by name.
     async fn topics(&self) -> Result<Vec<TopicInfo>, StoreError>;

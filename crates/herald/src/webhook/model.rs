@@ -85,10 +85,10 @@ impl Subscription {
     /// The secrets signing now: the current one, and the previous one during its grace period.
     pub fn live_secrets(&self, now_ms: i64) -> Vec<&str> {
         let mut secrets = vec![self.secret.as_str()];
-        if let (Some(old), Some(until)) = (&self.previous_secret, self.previous_secret_expires_ms) {
-            if now_ms < until {
-                secrets.push(old);
-            }
+        if let (Some(old), Some(until)) = (&self.previous_secret, self.previous_secret_expires_ms)
+            && now_ms < until
+        {
+            secrets.push(old);
         }
         secrets
     }

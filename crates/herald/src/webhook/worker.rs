@@ -434,10 +434,10 @@ impl Worker {
             self.sub.disabled_reason = Some(reason.clone());
             tracing::warn!(subscription = %self.sub.id, reason, "subscription disabled");
         }
-        if before != (self.sub.failing_since_ms, self.sub.state) {
-            if let Err(e) = self.store.save_subscription(&self.sub).await {
-                tracing::error!(subscription = %self.sub.id, error = %e, "cannot save the subscription");
-            }
+        if before != (self.sub.failing_since_ms, self.sub.state)
+            && let Err(e) = self.store.save_subscription(&self.sub).await
+        {
+            tracing::error!(subscription = %self.sub.id, error = %e, "cannot save the subscription");
         }
         if let Some(reason) = disable {
             let data = serde_json::json!({ "subscription_id": self.sub.id, "url": self.sub.spec.url, "reason": reason });

@@ -29,6 +29,8 @@ pub struct TestServer {
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL schema holding the store, when `HERALD_TEST_STORE=postgres`.
+    pub schema: Option<PgSchema>,
 }
 
 impl TestServer {
@@ -42,6 +44,19 @@ impl TestServer {
             ..Config::default()
         };
         config.storage.sync = SyncMode::Normal;
+        // HERALD_TEST_STORE=postgres runs the same tests on a PostgreSQL store (a fresh schema
+        // per server, in the database HERALD_TEST_POSTGRES_URL names).
+        let schema = match std::env::var("HERALD_TEST_STORE").as_deref() {
+            Ok("postgres") => {
+                let schema = PgSchema::create().await.expect(
+                    "HERALD_TEST_STORE=postgres needs HERALD_TEST_POSTGRES_URL, e.g. postgres://postgres@127.0.0.1:5432/test",
+                );
+                config.store = schema.store_url();
+                Some(schema)
+            }
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => panic!("HERALD_TEST_STORE={other:?}: use sqlite or postgres"),
+        };
         tweak(&mut config);
         config.validate().unwrap();
         let herald = Herald::open(config).await.unwrap();
@@ -60,12 +75,72 @@ impl TestServer {
             shutdown,
             task,
             dir,
+            schema,
         }
     }
 
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A schema of its own in the database `HERALD_TEST_POSTGRES_URL` names, dropped on drop.
+pub struct PgSchema {
+    url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// Creates one; `None` when `HERALD_TEST_POSTGRES_URL` is not set.
+    pub async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let url = std::env::var("HERALD_TEST_POSTGRES_URL").ok()?;
+        let name = format!(
+            "herald_test_{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("HERALD_TEST_POSTGRES_URL must name a reachable database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        Some(Self { url, name })
+    }
+
+    /// A `store` URL whose connections work in this schema.
+    pub fn store_url(&self) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.url, self.name
+        )
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Drop may run inside a test's runtime: clean up on a thread with its own.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                    conn.close().await.unwrap();
+                });
+        });
+        let _ = cleanup.join();
     }
 }
 
