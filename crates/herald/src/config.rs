@@ -25,8 +25,11 @@ pub struct Config {
     /// The store's backend: `sqlite` (embedded in `data_dir`, the default) or a PostgreSQL URL
     /// (`postgres://user@host:5432/db`), which nodes of a cluster share.
     pub store: String,
-    /// The live fan-out's backend: `local` (in-process, the default).
+    /// The live fan-out's backend: `local` (in-process, the default) or a NATS URL
+    /// (`nats://host:4222`), through which the nodes of a cluster see each other's events.
     pub bus: String,
+    /// Prefix of the NATS subjects, so several clusters can share one NATS.
+    pub bus_prefix: String,
     pub storage: StorageConfig,
     pub retention: RetentionConfig,
     pub limits: LimitsConfig,
@@ -213,6 +216,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./herald-data"),
             store: "sqlite".into(),
             bus: "local".into(),
+            bus_prefix: "herald".into(),
             storage: StorageConfig::default(),
             retention: RetentionConfig::default(),
             limits: LimitsConfig::default(),
@@ -323,10 +327,27 @@ impl Config {
     /// Checks what types alone cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.store_backend()?;
-        if self.bus != "local" {
+        if self.bus != "local" && !self.bus.starts_with("nats://") {
             bail!(
-                "bus = {:?} is not available in this build; use \"local\" (the default)",
+                "bus = {:?} is not a known bus: use \"local\" (in-process, the default) or a NATS URL such as \"nats://127.0.0.1:4222\"",
                 self.bus
+            );
+        }
+        if self.cluster() && self.store_backend()? == StoreBackend::Sqlite {
+            bail!(
+                "bus = {:?} joins a cluster, whose nodes must share one store: set store to a PostgreSQL URL (\"postgres://...\")",
+                self.bus
+            );
+        }
+        if self.bus_prefix.is_empty()
+            || !self
+                .bus_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bail!(
+                "bus_prefix = {:?} must be one NATS subject token: letters, digits, `_` and `-`",
+                self.bus_prefix
             );
         }
         let limits = &self.limits;
@@ -390,6 +411,13 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether this node is one of a cluster (its bus is NATS).
+    pub fn cluster(&self) -> bool {
+        self.bus.starts_with("nats://")
+    }
+}
+
 /// The backend that `store` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreBackend {
@@ -432,6 +460,7 @@ fn is_config_key(key: &str) -> bool {
         "data_dir",
         "store",
         "bus",
+        "bus_prefix",
         "storage",
         "retention",
         "limits",

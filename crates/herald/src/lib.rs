@@ -28,6 +28,7 @@ use crate::auth::Authenticator;
 use crate::auth::tokens::TokenVerifier;
 use crate::bus::Bus;
 use crate::bus::local::LocalBus;
+use crate::bus::nats::NatsBus;
 use crate::config::{Config, StoreBackend};
 use crate::core::log::Log;
 use crate::core::queue::Queues;
@@ -61,8 +62,19 @@ impl Herald {
     /// Opens the store named by the configuration.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         install_crypto();
-        let bus = Arc::new(LocalBus::new(config.streams.buffer));
+        let (bus, nats): (Arc<dyn Bus>, _) = if config.cluster() {
+            let nats = NatsBus::connect(&config.bus, &config.bus_prefix, config.streams.buffer)
+                .await
+                .context("cannot join the cluster's bus (config `bus`)")?;
+            (nats.clone(), Some(nats))
+        } else {
+            (Arc::new(LocalBus::new(config.streams.buffer)), None)
+        };
         let stores = open_stores(&config, bus.clone()).await?;
+        if let Some(nats) = nats {
+            // From the store's head on, every node's commits reach this node's readers.
+            nats.start(stores.log.clone());
+        }
         let queues = Queues::open(stores.queues)
             .await
             .context("cannot load the queues")?;

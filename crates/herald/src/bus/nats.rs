@@ -219,10 +219,14 @@ impl Sequencer {
     }
 
     fn drain(&mut self) {
+        let before = self.next;
         while let Some(event) = self.pending.remove(&self.next) {
             self.next += 1;
             // An error only means no reader is listening right now.
             let _ = self.local.send(event);
+        }
+        if self.next > before {
+            self.store.observe_head(self.next - 1);
         }
     }
 

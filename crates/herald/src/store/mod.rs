@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(self.head())
     }
 
+    /// Tells the store that `seq` is committed (the cluster bus saw another node's commit), so
+    /// [`Store::head`] covers it without a query. A store only this process writes ignores it.
+    fn observe_head(&self, _seq: u64) {}
+
     /// Every topic, by name.
     async fn topics(&self) -> Result<Vec<TopicInfo>, StoreError>;
 

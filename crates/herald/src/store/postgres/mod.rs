@@ -375,6 +375,10 @@ impl Store for PostgresStore {
         PostgresStore::refresh_head(self).await
     }
 
+    fn observe_head(&self, seq: u64) {
+        self.head.fetch_max(seq, Ordering::SeqCst);
+    }
+
     async fn topics(&self) -> Result<Vec<TopicInfo>, StoreError> {
         let rows = sqlx::query(select_topics!("ORDER BY name"))
             .fetch_all(&self.pool)
