@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod metrics;
@@ -56,6 +57,8 @@ pub struct Herald {
     tls: Option<tokio_rustls::TlsAcceptor>,
     metrics: Arc<metrics::Metrics>,
     queues: Arc<Queues>,
+    /// In cluster mode: this node's part, and the store whose lock elects the webhook leader.
+    cluster: Option<(Arc<cluster::Cluster>, Arc<PostgresStore>)>,
 }
 
 impl Herald {
@@ -71,10 +74,19 @@ impl Herald {
             (Arc::new(LocalBus::new(config.streams.buffer)), None)
         };
         let stores = open_stores(&config, bus.clone()).await?;
-        if let Some(nats) = nats {
-            // From the store's head on, every node's commits reach this node's readers.
-            nats.start(stores.log.clone());
-        }
+        let cluster = match (&nats, &stores.postgres) {
+            (Some(nats), Some(postgres)) => {
+                // From the store's head on, every node's commits reach this node's readers.
+                nats.start(stores.log.clone());
+                let cluster = cluster::Cluster::new(
+                    nats.client().clone(),
+                    &config.bus_prefix,
+                    config.limits.max_body,
+                );
+                Some((cluster, postgres.clone()))
+            }
+            _ => None,
+        };
         let queues = Queues::open(stores.queues)
             .await
             .context("cannot load the queues")?;
@@ -92,6 +104,7 @@ impl Herald {
             _ => None,
         };
         Ok(Self {
+            cluster,
             metrics: Arc::new(metrics::Metrics::new()),
             tls,
             config,
@@ -144,15 +157,21 @@ impl Herald {
             disable_after: webhooks.disable_after.0,
             metrics: self.metrics.clone(),
         };
-        let dispatcher = Dispatcher::start(
+        let dispatcher = Dispatcher::new(
             self.log.clone(),
             self.webhook_store.clone(),
             sender,
             settings,
             shutdown.clone(),
-        )
-        .await
-        .context("cannot start webhook delivery")?;
+        );
+        if self.cluster.is_none() {
+            // In a cluster the elected leader activates its dispatcher (below).
+            dispatcher
+                .activate()
+                .await
+                .context("cannot start webhook delivery")?;
+            self.metrics.webhook_leader.set(1);
+        }
         let admission = Arc::new(crate::auth::limits::Admission::new(&self.config.limits));
         let stomp_context = Arc::new(transport::stomp::Context {
             log: self.log.clone(),
@@ -165,6 +184,7 @@ impl Herald {
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,
             shutdown: shutdown.clone(),
+            cluster: self.cluster.is_some(),
         });
         if let Some(stomp) = stomp {
             tasks.spawn(transport::stomp::tcp::serve(
@@ -191,7 +211,21 @@ impl Herald {
             tls: self.tls.clone(),
             drain: DRAIN_TIMEOUT,
         };
-        serve::serve(listener, api::router(state), options, shutdown.clone()).await;
+        let mut app = api::router(state);
+        if let Some((cluster, postgres)) = &self.cluster {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                cluster.clone(),
+                cluster::forward,
+            ));
+            tasks.spawn(cluster.clone().run(
+                postgres.clone(),
+                dispatcher.clone(),
+                app.clone(),
+                self.metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
+        serve::serve(listener, app, options, shutdown.clone()).await;
         tasks.close();
         tasks.wait().await;
         dispatcher.wait().await;
@@ -206,16 +240,18 @@ struct Stores {
     webhooks: Arc<dyn WebhookStore>,
     keys: Arc<dyn KeyStore>,
     queues: Arc<dyn QueueStore>,
+    /// The same store when it is PostgreSQL (its lock elects a cluster's webhook leader).
+    postgres: Option<Arc<PostgresStore>>,
 }
 
 impl Stores {
-    fn of<S: Store + WebhookStore + KeyStore + QueueStore>(store: S) -> Self {
-        let store = Arc::new(store);
+    fn of<S: Store + WebhookStore + KeyStore + QueueStore>(store: Arc<S>) -> Self {
         Self {
             log: store.clone(),
             webhooks: store.clone(),
             keys: store.clone(),
             queues: store,
+            postgres: None,
         }
     }
 }
@@ -223,16 +259,22 @@ impl Stores {
 /// Opens the backend that `store` names: the only place that picks one.
 async fn open_stores(config: &Config, bus: Arc<dyn Bus>) -> anyhow::Result<Stores> {
     Ok(match config.store_backend()? {
-        StoreBackend::Sqlite => Stores::of(
+        StoreBackend::Sqlite => Stores::of(Arc::new(
             SqliteStore::open(&config.data_dir, config.storage.sync, bus).with_context(|| {
                 format!("cannot open the store in {}", config.data_dir.display())
             })?,
-        ),
-        StoreBackend::Postgres(url) => Stores::of(
-            PostgresStore::open(&url, bus)
-                .await
-                .context("cannot open the PostgreSQL store (config `store`)")?,
-        ),
+        )),
+        StoreBackend::Postgres(url) => {
+            let store = Arc::new(
+                PostgresStore::open(&url, bus)
+                    .await
+                    .context("cannot open the PostgreSQL store (config `store`)")?,
+            );
+            Stores {
+                postgres: Some(store.clone()),
+                ..Stores::of(store)
+            }
+        }
     })
 }
 

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub queue_depth: Family<Labels, Gauge>,
     /// Age in seconds of the oldest open delivery per subscription.
     pub oldest_pending: Family<Labels, Gauge>,
+    /// 1 while this node delivers webhooks (always on a single node; the leader in a cluster).
+    pub webhook_leader: Gauge,
     /// Serialises scrapes (encoding borrows the registry).
     scrape: Mutex<()>,
 }
@@ -57,6 +59,7 @@ impl Metrics {
             published: Family::default(),
             published_bytes: Family::default(),
             head: Gauge::default(),
+            webhook_leader: Gauge::default(),
             connections: Family::default(),
             sent: Family::default(),
             fallbacks: Gauge::default(),
@@ -79,6 +82,11 @@ impl Metrics {
             m.published_bytes.clone(),
         );
         registry.register("log_head_seq", "Highest seq stored", m.head.clone());
+        registry.register(
+            "webhook_leader",
+            "1 while this node delivers webhooks (in a cluster: is the leader)",
+            m.webhook_leader.clone(),
+        );
         registry.register(
             "connections",
             "Live long-lived connections, by transport",

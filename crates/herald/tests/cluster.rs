@@ -4,8 +4,13 @@
 
 mod common;
 
-use common::stomp::{Client, seq};
-use common::{PgSchema, Process, Stream, publish};
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use common::receiver::Receiver;
+use common::stomp::{Client, Next, seq};
+use common::{PgSchema, Process, Stream, get, publish, send_json};
+use serde_json::json;
 
 /// A fresh schema and NATS subject prefix, as `herald serve` environment; `None` (and a note)
 /// when the services are not configured.
@@ -98,4 +103,138 @@ async fn three_nodes_share_the_log_live() {
     );
     let live = publish_on(b.url.clone(), 5).await.unwrap();
     assert_eq!(resumed.take_seqs(5).await, live, "and live after that");
+}
+
+/// Whether a node leads webhook delivery, from its metrics.
+async fn leads(node: &Process) -> bool {
+    let response = common::client()
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    text.lines().any(|l| l == "herald_webhook_leader 1")
+}
+
+/// The webhook API answers on every node (the others forward to the leader); each event is
+/// delivered once while nothing fails; when the leader is killed another node takes over and
+/// what was published meanwhile still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_delivered_once_and_survive_the_leader() {
+    let Some((_schema, mut env)) = cluster_env().await else {
+        return;
+    };
+    env.push((
+        "HERALD_WEBHOOKS__ALLOW_NETWORKS".into(),
+        "127.0.0.0/8".into(),
+    ));
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<Option<Process>> = dirs.iter().map(|d| Some(node(d, &env))).collect();
+    let rx = Receiver::start().await;
+    rx.always("/hook", 200);
+
+    // One node leads; the subscription is created through one that does not (forwarded).
+    let leader = common::eventually(|| async {
+        for (i, node) in nodes.iter().enumerate() {
+            if leads(node.as_ref().unwrap()).await {
+                return Some(i);
+            }
+        }
+        None
+    })
+    .await;
+    let follower = (leader + 1) % 3;
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().url.clone())
+        .collect();
+    let url = |i: usize| urls[i].clone();
+    let (status, sub) = send_json(
+        "POST",
+        &format!("{}/v1/subscriptions", url(follower)),
+        Some(json!({"url": format!("{}/hook", rx.url), "topics": ["jobs.*"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    // Every node shows it.
+    for i in 0..3 {
+        let (status, _, got) = get(&url(i), &format!("/v1/subscriptions/{id}")).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["id"], id.as_str());
+    }
+
+    let mut published = BTreeSet::new();
+    for i in 0..30 {
+        let (status, event) = publish(&url(i % 3), "jobs.a", r#"{"data":1}"#).await;
+        assert_eq!(status, 201);
+        published.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    let hits = rx.wait_for("/hook", 30).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hits = if rx.hits("/hook").len() > hits.len() {
+        rx.hits("/hook")
+    } else {
+        hits
+    };
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for hit in &hits {
+        *per_id.entry(hit.header("webhook-id")).or_default() += 1;
+    }
+    assert_eq!(hits.len(), 30, "each event once: {per_id:?}");
+    assert_eq!(per_id.keys().cloned().collect::<BTreeSet<_>>(), published);
+
+    // The leader dies; the others publish on, and one of them takes over.
+    nodes[leader].take().unwrap().signal("-9");
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    for i in 0..20 {
+        let (status, event) = publish(&url(survivors[i % 2]), "jobs.b", r#"{"data":2}"#).await;
+        assert_eq!(status, 201);
+        published.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    let delivered = common::eventually(|| async {
+        let ids: BTreeSet<String> = rx
+            .hits("/hook")
+            .iter()
+            .map(|h| h.header("webhook-id"))
+            .collect();
+        (ids == published).then_some(ids)
+    })
+    .await;
+    assert_eq!(delivered.len(), 50);
+    let mut new_leaders = 0;
+    for &i in &survivors {
+        new_leaders += usize::from(leads(nodes[i].as_ref().unwrap()).await);
+    }
+    assert_eq!(new_leaders, 1, "exactly one survivor leads");
+}
+
+/// `/queue` lives in one node's memory, so a cluster refuses it with a clear ERROR.
+#[tokio::test]
+async fn queues_are_refused_in_a_cluster() {
+    let Some((_schema, env)) = cluster_env().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir, &env);
+    let mut c = Client::tcp(a.stomp).await;
+    c.connect(&[]).await;
+    c.send(
+        herald_codec::stomp::Frame::new(herald_codec::stomp::Command::Subscribe)
+            .with_header("id", "q")
+            .with_header("destination", "/queue/jobs"),
+    )
+    .await;
+    match c.next(Duration::from_secs(5)).await {
+        Next::Frame(f) => {
+            assert_eq!(f.command, herald_codec::stomp::Command::Error);
+            assert!(
+                f.header("message")
+                    .unwrap_or("")
+                    .contains("queues unavailable"),
+                "{f:?}"
+            );
+        }
+        _ => panic!("expected an ERROR frame"),
+    }
 }

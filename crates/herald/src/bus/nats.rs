@@ -38,6 +38,7 @@ const NODE_HEADER: &str = "herald-node";
 
 /// The NATS-backed [`Bus`].
 pub struct NatsBus {
+    client: async_nats::Client,
     local: broadcast::Sender<Arc<Event>>,
     /// This node's commits, in commit order: to the sequencer and to NATS.
     committed: mpsc::UnboundedSender<Vec<Arc<Event>>>,
@@ -60,6 +61,7 @@ impl NatsBus {
     pub async fn connect(url: &str, prefix: &str, capacity: usize) -> anyhow::Result<Arc<Self>> {
         let client = async_nats::ConnectOptions::new()
             .name("herald")
+            .request_timeout(Some(Duration::from_secs(30)))
             .retry_on_initial_connect()
             .connect(url)
             .await
@@ -71,6 +73,7 @@ impl NatsBus {
             .map_err(|e| anyhow::anyhow!("cannot subscribe to {subject} on NATS: {e}"))?;
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Self {
+            client: client.clone(),
             local: broadcast::channel(capacity).0,
             committed: committed_tx,
             started: OnceLock::new(),
@@ -82,6 +85,11 @@ impl NatsBus {
                 remote,
             })),
         }))
+    }
+
+    /// The NATS connection, for the cluster's other traffic.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
     }
 
     /// Starts delivering: from the event after the store's head, in `seq` order. Call once,

@@ -1,4 +1,9 @@
 //! The dispatcher: starts one worker per subscription and routes API requests to them.
+//!
+//! On a single node it is active from the start. In a cluster only the leader's dispatcher is
+//! active (see `cluster.rs`): it starts every worker when its node becomes leader and stops them
+//! all when the node stops leading, so each subscription has one worker cluster-wide and its
+//! ordering, rate and concurrency limits hold across nodes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,32 +26,63 @@ pub struct Dispatcher {
     sender: Sender,
     settings: Settings,
     workers: Mutex<HashMap<String, mpsc::Sender<Control>>>,
+    /// Whether this node runs the workers (always on a single node; the leader in a cluster).
+    active: tokio::sync::Mutex<bool>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl Dispatcher {
-    /// Starts a worker for every stored subscription; they resume pending deliveries at once.
-    pub async fn start(
+    /// A dispatcher that runs no worker until [`Dispatcher::activate`].
+    pub fn new(
         log: Arc<Log>,
         store: Arc<dyn WebhookStore>,
         sender: Sender,
         settings: Settings,
         shutdown: CancellationToken,
-    ) -> Result<Arc<Self>, StoreError> {
-        let dispatcher = Arc::new(Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             log,
-            store: store.clone(),
+            store,
             sender,
             settings,
             workers: Mutex::default(),
+            active: tokio::sync::Mutex::new(false),
             tasks: TaskTracker::new(),
             shutdown,
-        });
-        for sub in store.subscriptions().await? {
-            dispatcher.spawn(sub).await?;
+        })
+    }
+
+    /// Starts a worker for every stored subscription; they resume pending deliveries at once.
+    pub async fn activate(&self) -> Result<(), StoreError> {
+        let mut active = self.active.lock().await;
+        if *active {
+            return Ok(());
         }
-        Ok(dispatcher)
+        for sub in self.store.subscriptions().await? {
+            self.spawn(sub).await?;
+        }
+        *active = true;
+        Ok(())
+    }
+
+    /// Stops every worker (what they had in flight is retried by whoever runs them next).
+    pub async fn deactivate(&self) {
+        let mut active = self.active.lock().await;
+        let workers: Vec<_> = self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, worker)| worker)
+            .collect();
+        for worker in workers {
+            let (tx, rx) = oneshot::channel();
+            if worker.send(Control::Stop(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        }
+        *active = false;
     }
 
     /// The webhook store (for reads that need no worker).
@@ -78,10 +114,14 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Stores a new subscription and starts its worker.
+    /// Stores a new subscription and starts its worker (if this node runs the workers).
     pub async fn create(&self, sub: Subscription) -> Result<(), StoreError> {
+        let active = self.active.lock().await;
         self.store.insert_subscription(&sub).await?;
-        self.spawn(sub).await
+        if *active {
+            self.spawn(sub).await?;
+        }
+        Ok(())
     }
 
     async fn ask<T>(

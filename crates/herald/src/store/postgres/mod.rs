@@ -29,6 +29,7 @@
 //! by `herald migrate`).
 
 mod keys;
+mod leader;
 mod queues;
 mod webhooks;
 
