@@ -23,9 +23,13 @@ struct Args {
     /// What to measure: a Herald at --addr, or the built-in floor server.
     #[arg(long, value_enum, default_value = "herald")]
     target: Target,
-    /// Herald's HTTP address (ignored for the floor, which listens on a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    /// Herald's HTTP address (ignored for the floor, which listens on a free port). Repeat it for
+    /// a cluster: subscribers are spread over the nodes in turn.
+    #[arg(long = "addr", default_value = "127.0.0.1:8080")]
+    addrs: Vec<SocketAddr>,
+    /// Where to publish (default: the first `--addr`), e.g. another node than the subscribers'.
+    #[arg(long)]
+    publish_addr: Option<SocketAddr>,
     /// Herald's STOMP/TCP address, for `--transport stomp`.
     #[arg(long, default_value = "127.0.0.1:61613")]
     stomp_addr: SocketAddr,
@@ -78,13 +82,14 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let start = Instant::now();
     let topic = format!("bench.fanout.{}", std::process::id());
-    let (addr, floor) = match args.target {
-        Target::Herald => (args.addr, None),
+    let (addrs, floor) = match args.target {
+        Target::Herald => (args.addrs.clone(), None),
         Target::Floor => {
             let floor = floor::Floor::start(args.transport).await?;
-            (floor.addr, Some(floor))
+            (vec![floor.addr], Some(floor))
         }
     };
+    let publish_addr = args.publish_addr.unwrap_or(addrs[0]);
     let counters = Arc::new(Counters {
         deliveries: AtomicU64::new(0),
         samples: std::sync::Mutex::new(Vec::new()),
@@ -97,11 +102,11 @@ async fn main() -> anyhow::Result<()> {
     };
     // Connect every subscriber and wait for its response head before publishing.
     let mut ready = Vec::with_capacity(args.subscribers);
-    for _ in 0..args.subscribers {
+    for i in 0..args.subscribers {
         let stream = match (args.transport, &floor) {
             (Transport::Stomp, Some(floor)) => http::open_stomp(floor.addr, &topic).await?,
             (Transport::Stomp, None) => http::open_stomp(args.stomp_addr, &topic).await?,
-            _ => http::open_stream(addr, &path).await?,
+            _ => http::open_stream(addrs[i % addrs.len()], &path).await?,
         };
         ready.push(stream);
     }
@@ -116,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|_| {
             let rate = args.rate / args.publishers.max(1);
             tokio::spawn(publish(
-                addr,
+                publish_addr,
                 floor.clone(),
                 topic.clone(),
                 rate,
