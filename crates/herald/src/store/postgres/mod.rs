@@ -168,6 +168,9 @@ pub fn parse_url(url: &str) -> Result<PgConnectOptions, String> {
 }
 
 async fn connect(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    // A node cut off mid-append would otherwise hold the head lock (and stop every node's
+    // appends) until PostgreSQL's TCP keepalive noticed; no append idles this long.
+    let options = options.options([("idle_in_transaction_session_timeout", "10s")]);
     PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
