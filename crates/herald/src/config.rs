@@ -330,13 +330,13 @@ impl Config {
         if self.bus != "local" && !self.bus.starts_with("nats://") {
             bail!(
                 "bus = {:?} is not a known bus: use \"local\" (in-process, the default) or a NATS URL such as \"nats://127.0.0.1:4222\"",
-                self.bus
+                without_credentials(&self.bus)
             );
         }
         if self.cluster() && self.store_backend()? == StoreBackend::Sqlite {
             bail!(
                 "bus = {:?} joins a cluster, whose nodes must share one store: set store to a PostgreSQL URL (\"postgres://...\")",
-                self.bus
+                without_credentials(&self.bus)
             );
         }
         if self.bus_prefix.is_empty()
@@ -408,6 +408,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// A URL as it may be shown in messages: without `user:password@`.
+pub fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -586,6 +597,31 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bus_is_local_or_nats_with_a_shared_store() {
+        let with = |store: &str, bus: &str| Config {
+            store: store.into(),
+            bus: bus.into(),
+            ..Config::default()
+        };
+        with("sqlite", "local").validate().unwrap();
+        with("postgres://h@db/x", "nats://n:4222")
+            .validate()
+            .unwrap();
+        let err = with("sqlite", "nats://u:hunter2@n:4222")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must share one store"), "{err}");
+        assert!(!err.contains("hunter2"), "the password leaked: {err}");
+        let err = with("postgres://h@db/x", "redis://u:hunter2@r")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a known bus"), "{err}");
+        assert!(!err.contains("hunter2"), "the password leaked: {err}");
     }
 
     #[test]

@@ -65,7 +65,10 @@ impl NatsBus {
             .retry_on_initial_connect()
             .connect(url)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {url}: {e}"))?;
+            .map_err(|e| {
+                let shown = crate::config::without_credentials(url);
+                anyhow::anyhow!("cannot connect to NATS at {shown}: {e}")
+            })?;
         let subject = format!("{prefix}.events");
         let remote = client
             .subscribe(subject.clone())
