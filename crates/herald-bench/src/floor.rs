@@ -41,7 +41,9 @@ impl Floor {
                 let connected = accepting.connected.clone();
                 let content_type = match accepting.transport {
                     Transport::Sse => "text/event-stream",
-                    Transport::Ndjson | Transport::Stomp => "application/x-ndjson",
+                    Transport::Ndjson | Transport::Stomp | Transport::StompWs => {
+                        "application/x-ndjson"
+                    }
                 };
                 let stomp = accepting.transport == Transport::Stomp;
                 tokio::spawn(async move {
@@ -102,7 +104,8 @@ impl Floor {
         let frame = match self.transport {
             Transport::Sse => format!("id: {seq}\ndata: {{\"seq\":{seq},\"data\":{data}}}\n\n"),
             Transport::Ndjson => format!("{{\"seq\":{seq},\"data\":{data}}}\n"),
-            Transport::Stomp => format!(
+            // The floor refuses WebSocket at start; STOMP frames are the same bytes.
+            Transport::Stomp | Transport::StompWs => format!(
                 "MESSAGE\ndestination:/topic/bench\nsubscription:1\nmessage-id:{seq}\nseq:{seq}\ncontent-type:application/json\n\n{data}\0"
             ),
         };

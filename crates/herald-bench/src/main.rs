@@ -35,6 +35,12 @@ struct Args {
     stomp_addr: SocketAddr,
     #[arg(long, value_enum, default_value = "sse")]
     transport: Transport,
+    /// The WebSocket path for `--transport stomp-ws` (RabbitMQ Web-STOMP: `/ws`).
+    #[arg(long, default_value = "/v1/ws")]
+    ws_path: String,
+    /// STOMP `login:passcode` for CONNECT (RabbitMQ: `guest:guest`); none by default.
+    #[arg(long)]
+    stomp_login: Option<String>,
     /// Concurrent subscribers, all on one topic.
     #[arg(long, default_value_t = 100)]
     subscribers: usize,
@@ -59,6 +65,9 @@ struct Args {
 enum Target {
     Herald,
     Floor,
+    /// A RabbitMQ with Web-STOMP at `--addr` (`bench/peers.sh` sets one up): `--transport
+    /// stomp-ws --ws-path /ws --stomp-login guest:guest`.
+    Rabbitmq,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +76,9 @@ pub(crate) enum Transport {
     Ndjson,
     /// STOMP 1.2 over TCP: SUBSCRIBE to `/topic/<topic>`.
     Stomp,
+    /// STOMP 1.2 over WebSocket: SUBSCRIBE to `/topic/<topic>`, and publish with SEND on the
+    /// same kind of session (so any STOMP server can be measured).
+    StompWs,
 }
 
 /// Shared by every subscriber task.
@@ -83,7 +95,10 @@ async fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let topic = format!("bench.fanout.{}", std::process::id());
     let (addrs, floor) = match args.target {
-        Target::Herald => (args.addrs.clone(), None),
+        Target::Herald | Target::Rabbitmq => (args.addrs.clone(), None),
+        Target::Floor if args.transport == Transport::StompWs => {
+            anyhow::bail!("the floor does not speak WebSocket; measure it with --transport stomp")
+        }
         Target::Floor => {
             let floor = floor::Floor::start(args.transport).await?;
             (vec![floor.addr], Some(floor))
@@ -98,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let path = match args.transport {
         Transport::Sse => format!("/v1/sse?topic={topic}"),
         Transport::Ndjson => format!("/v1/stream?topic={topic}"),
-        Transport::Stomp => String::new(),
+        Transport::Stomp | Transport::StompWs => String::new(),
     };
     // Connect every subscriber and wait for its response head before publishing.
     let mut ready = Vec::with_capacity(args.subscribers);
@@ -106,6 +121,13 @@ async fn main() -> anyhow::Result<()> {
         let stream = match (args.transport, &floor) {
             (Transport::Stomp, Some(floor)) => http::open_stomp(floor.addr, &topic).await?,
             (Transport::Stomp, None) => http::open_stomp(args.stomp_addr, &topic).await?,
+            (Transport::StompWs, _) => {
+                let addr = addrs[i % addrs.len()];
+                let login = args.stomp_login.as_deref();
+                let mut stream = http::open_stomp_ws(addr, &args.ws_path, login).await?;
+                http::subscribe_ws(&mut stream, &topic).await?;
+                stream
+            }
             _ => http::open_stream(addrs[i % addrs.len()], &path).await?,
         };
         ready.push(stream);
@@ -120,8 +142,16 @@ async fn main() -> anyhow::Result<()> {
     let publishers: Vec<_> = (0..args.publishers.max(1))
         .map(|_| {
             let rate = args.rate / args.publishers.max(1);
+            let via = match args.transport {
+                Transport::StompWs => Via::StompWs {
+                    path: args.ws_path.clone(),
+                    login: args.stomp_login.clone(),
+                },
+                _ => Via::Http,
+            };
             tokio::spawn(publish(
                 publish_addr,
+                via,
                 floor.clone(),
                 topic.clone(),
                 rate,
@@ -150,11 +180,13 @@ async fn main() -> anyhow::Result<()> {
         match args.target {
             Target::Herald => "herald",
             Target::Floor => "floor",
+            Target::Rabbitmq => "rabbitmq",
         },
         match args.transport {
             Transport::Sse => "sse",
             Transport::Ndjson => "ndjson",
             Transport::Stomp => "stomp",
+            Transport::StompWs => "stomp-ws",
         },
         args.subscribers,
         args.rate,
@@ -171,9 +203,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a publisher reaches the server.
+enum Via {
+    /// `POST /v1/topics/<topic>/events`, waiting for each `201`.
+    Http,
+    /// STOMP SEND on a WebSocket session.
+    StompWs { path: String, login: Option<String> },
+}
+
 /// Publishes `rate` events a second until aborted, each carrying its send time.
 async fn publish(
     addr: SocketAddr,
+    via: Via,
     floor: Option<floor::Floor>,
     topic: String,
     rate: u64,
@@ -185,12 +226,19 @@ async fn publish(
         None => Some(TcpStream::connect(addr).await?),
         Some(_) => None,
     };
+    if let (Via::StompWs { path, login }, Some(conn)) = (&via, &mut conn) {
+        *conn = http::open_stomp_ws(addr, path, login.as_deref()).await?;
+    }
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     loop {
         tick.tick().await;
         let micros = start.elapsed().as_micros() as u64;
         let data = format!(r#"{{"ts":{micros},"pad":"{padding}"}}"#);
+        if let (Via::StompWs { .. }, Some(conn)) = (&via, &mut conn) {
+            http::send_ws(conn, &topic, &data).await?;
+            continue;
+        }
         match (&floor, &mut conn) {
             (Some(floor), _) => floor.broadcast(&data),
             (None, Some(conn)) => http::publish(conn, &topic, &data).await?,
