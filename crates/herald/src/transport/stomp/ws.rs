@@ -85,6 +85,19 @@ pub async fn handler(
     Ok(ws.on_upgrade(move |socket| connection(ctx, socket, offered, peer)))
 }
 
+/// Most messages written before one flush.
+const MAX_BATCH: usize = 256;
+
+/// A STOMP frame as a WebSocket message: text suits browsers best; a frame that is not UTF-8
+/// must go as binary.
+fn to_message(frame: Bytes) -> Option<Message> {
+    if std::str::from_utf8(&frame).is_ok() {
+        Utf8Bytes::try_from(frame).ok().map(Message::Text)
+    } else {
+        Some(Message::Binary(frame))
+    }
+}
+
 async fn connection(
     ctx: Arc<Context>,
     socket: WebSocket,
@@ -109,16 +122,24 @@ async fn connection(
     });
     let writer = tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
-            // Text frames suit browsers best; a body that is not UTF-8 must go as binary.
-            let message = if std::str::from_utf8(&frame).is_ok() {
-                match Utf8Bytes::try_from(frame) {
-                    Ok(text) => Message::Text(text),
-                    Err(_) => continue,
+            // Everything queued goes out with one flush (one write for many messages); each
+            // STOMP frame stays a WebSocket message of its own, as every client expects.
+            let mut next = Some(frame);
+            let mut fed = 0;
+            while let Some(frame) = next.take() {
+                let Some(message) = to_message(frame) else {
+                    next = out_rx.try_recv().ok();
+                    continue;
+                };
+                if sink.feed(message).await.is_err() {
+                    return;
                 }
-            } else {
-                Message::Binary(frame)
-            };
-            if sink.send(message).await.is_err() {
+                fed += 1;
+                if fed < MAX_BATCH {
+                    next = out_rx.try_recv().ok();
+                }
+            }
+            if sink.flush().await.is_err() {
                 return;
             }
         }
