@@ -57,6 +57,16 @@ pub enum State {
     Disabled,
 }
 
+impl State {
+    /// The name used in the API and the stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Enabled => "enabled",
+            State::Disabled => "disabled",
+        }
+    }
+}
+
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Subscription {

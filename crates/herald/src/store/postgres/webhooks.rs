@@ -67,13 +67,6 @@ fn delivery_from_row(row: &PgRow) -> sqlx::Result<Delivery> {
     })
 }
 
-fn state_str(state: State) -> &'static str {
-    match state {
-        State::Enabled => "enabled",
-        State::Disabled => "disabled",
-    }
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
         .map_err(|e| StoreError::Backend(format!("cannot encode a webhook record: {e}")))
@@ -103,7 +96,7 @@ impl WebhookStore for PostgresStore {
         )
         .bind(&sub.id)
         .bind(to_json(&sub.spec)?)
-        .bind(state_str(sub.state))
+        .bind(sub.state.as_str())
         .bind(&sub.disabled_reason)
         .bind(&sub.secret)
         .bind(&sub.previous_secret)
@@ -126,7 +119,7 @@ impl WebhookStore for PostgresStore {
         )
         .bind(&sub.id)
         .bind(to_json(&sub.spec)?)
-        .bind(state_str(sub.state))
+        .bind(sub.state.as_str())
         .bind(&sub.disabled_reason)
         .bind(&sub.secret)
         .bind(&sub.previous_secret)

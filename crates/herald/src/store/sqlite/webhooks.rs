@@ -88,13 +88,6 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
-fn state_str(state: State) -> &'static str {
-    match state {
-        State::Enabled => "enabled",
-        State::Disabled => "disabled",
-    }
-}
-
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn insert_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
@@ -106,7 +99,7 @@ impl WebhookStore for SqliteStore {
                 params![
                     sub.id,
                     spec,
-                    state_str(sub.state),
+                    sub.state.as_str(),
                     sub.disabled_reason,
                     sub.secret,
                     sub.previous_secret,
@@ -131,7 +124,7 @@ impl WebhookStore for SqliteStore {
                 params![
                     sub.id,
                     spec,
-                    state_str(sub.state),
+                    sub.state.as_str(),
                     sub.disabled_reason,
                     sub.secret,
                     sub.previous_secret,
