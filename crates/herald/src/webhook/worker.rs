@@ -399,6 +399,12 @@ impl Worker {
             }
         }
         let delivery = delivery.clone();
+        // The notice goes into the log before the delivery is recorded dead, so whoever sees
+        // `dead` finds the notice too, and a crash between the two cannot lose it (the notice's
+        // id makes publishing it again after a restart harmless).
+        if delivery.status == Status::Dead && !notices_only {
+            self.announce_dead(&delivery).await;
+        }
         if let Err(e) = self.store.save_delivery(&delivery).await {
             tracing::error!(delivery = %delivery.id, error = %e, "cannot record the attempt");
         }
@@ -407,9 +413,6 @@ impl Worker {
         }
         if delivery.status == Status::Dead {
             self.settings.metrics.dead.inc();
-        }
-        if delivery.status == Status::Dead && !notices_only {
-            self.announce_dead(&delivery).await;
         }
         self.track_health(outcome == Outcome::Success, now, disable)
             .await;
@@ -434,14 +437,15 @@ impl Worker {
             self.sub.disabled_reason = Some(reason.clone());
             tracing::warn!(subscription = %self.sub.id, reason, "subscription disabled");
         }
+        // As with dead deliveries, the notice is in the log before the state is.
+        if let Some(reason) = disable {
+            let data = serde_json::json!({ "subscription_id": self.sub.id, "url": self.sub.spec.url, "reason": reason });
+            self.announce(DISABLED_TOPIC, data, None).await;
+        }
         if before != (self.sub.failing_since_ms, self.sub.state)
             && let Err(e) = self.store.save_subscription(&self.sub).await
         {
             tracing::error!(subscription = %self.sub.id, error = %e, "cannot save the subscription");
-        }
-        if let Some(reason) = disable {
-            let data = serde_json::json!({ "subscription_id": self.sub.id, "url": self.sub.spec.url, "reason": reason });
-            self.announce(DISABLED_TOPIC, data, None).await;
         }
     }
 
