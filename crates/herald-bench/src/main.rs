@@ -4,6 +4,7 @@
 //!
 //! Everything is plain HTTP/1.1 over `TcpStream`, so the generator's own cost stays small.
 
+mod cpu;
 mod floor;
 mod http;
 mod report;
@@ -56,6 +57,9 @@ struct Args {
     /// Measurement time, in seconds (after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The server's process id, to report its CPU use beside the generator's.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -164,9 +168,15 @@ async fn main() -> anyhow::Result<()> {
     counters.measuring.store(true, Ordering::Relaxed);
     let before = counters.deliveries.load(Ordering::Relaxed);
     let measured = Instant::now();
+    let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let delivered = counters.deliveries.load(Ordering::Relaxed) - before;
     let elapsed = measured.elapsed();
+    let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), elapsed);
+    let server_cores = args
+        .server_pid
+        .zip(cpu_before.1)
+        .map(|(pid, before)| cpu::cores(before, cpu::used(Some(pid)), elapsed));
     counters.measuring.store(false, Ordering::Relaxed);
     for publisher in publishers {
         if publisher.is_finished() {
@@ -194,6 +204,8 @@ async fn main() -> anyhow::Result<()> {
         delivered,
         elapsed,
         samples,
+        generator_cores,
+        server_cores,
     );
     if args.json {
         println!("{}", report.json())
