@@ -8,6 +8,10 @@
 //! NATS (request/reply on `<prefix>.webhooks.http`) and relay its answers. When the leader dies,
 //! PostgreSQL releases its lock as its connection drops, another node takes over within
 //! [`RETRY_LEAD`], and the deliveries it had in flight are retried from the store (at least once).
+//!
+//! STOMP `/queue` messages are shared differently: every node claims the messages its own
+//! consumers have room for, under a lease (`core/queue.rs`), and nodes tell each other on
+//! `<prefix>.queues.ready` when a queue has free messages ([`shared_queues`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::api::problem::Problem;
+use crate::core::queue::Queues;
 use crate::store::postgres::PostgresStore;
 use crate::webhook::dispatcher::Dispatcher;
 
@@ -116,6 +121,39 @@ impl Cluster {
             tracing::info!("this node no longer delivers webhooks");
         }
     }
+}
+
+/// This node's queues, shared with the cluster's other nodes through `store`'s leases; notices
+/// that a queue has free messages go to every node on `<prefix>.queues.ready`.
+pub async fn shared_queues(
+    nats: async_nats::Client,
+    prefix: &str,
+    store: Arc<PostgresStore>,
+) -> anyhow::Result<Arc<Queues>> {
+    let subject = format!("{prefix}.queues.ready");
+    let mut notices = nats.subscribe(subject.clone()).await?;
+    let announce = Box::new(move |queue: &str| {
+        let (nats, subject) = (nats.clone(), subject.clone());
+        let queue = bytes::Bytes::copy_from_slice(queue.as_bytes());
+        tokio::spawn(async move {
+            // A lost notice only delays the claim until the next poll.
+            if let Err(e) = nats.publish(subject, queue).await {
+                tracing::warn!(error = %e, "cannot tell the cluster about queue messages");
+            }
+        });
+    });
+    let node = ulid::Ulid::new().to_string();
+    let queues = Queues::open_shared(store.clone(), store, node, announce);
+    let weak = Arc::downgrade(&queues);
+    tokio::spawn(async move {
+        while let Some(notice) = notices.next().await {
+            let Some(queues) = weak.upgrade() else { return };
+            if let Ok(queue) = std::str::from_utf8(&notice.payload) {
+                queues.wake(queue);
+            }
+        }
+    });
+    Ok(queues)
 }
 
 async fn wait(delay: Duration, shutdown: &CancellationToken) {

@@ -87,9 +87,16 @@ impl Herald {
             }
             _ => None,
         };
-        let queues = Queues::open(stores.queues)
-            .await
-            .context("cannot load the queues")?;
+        let queues = match (&nats, &stores.postgres) {
+            (Some(nats), Some(postgres)) => {
+                cluster::shared_queues(nats.client().clone(), &config.bus_prefix, postgres.clone())
+                    .await
+                    .context("cannot share the queues with the cluster")?
+            }
+            _ => Queues::open(stores.queues)
+                .await
+                .context("cannot load the queues")?,
+        };
         let log = Arc::new(Log::new(stores.log, bus));
         let tokens = TokenVerifier::from_config(
             config.auth.jwt_secret.as_deref(),
@@ -184,7 +191,6 @@ impl Herald {
             max_event: self.config.limits.max_event,
             max_transaction: self.config.limits.max_body,
             shutdown: shutdown.clone(),
-            cluster: self.cluster.is_some(),
         });
         if let Some(stomp) = stomp {
             tasks.spawn(transport::stomp::tcp::serve(
@@ -229,6 +235,7 @@ impl Herald {
         tasks.close();
         tasks.wait().await;
         dispatcher.wait().await;
+        self.queues.close().await;
         self.log.store().close().await;
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::receiver::Receiver;
 use common::stomp::{Client, Next, seq};
 use common::{PgSchema, Process, Stream, get, publish, send_json};
+use herald_codec::stomp::{Command, Frame};
 use serde_json::json;
 
 /// A fresh schema and NATS subject prefix, as `herald serve` environment; `None` (and a note)
@@ -254,32 +255,92 @@ async fn webhooks_are_delivered_once_and_survive_the_leader() {
     assert_eq!(new_leaders, 1, "exactly one survivor leads");
 }
 
-/// `/queue` lives in one node's memory, so a cluster refuses it with a clear ERROR.
-#[tokio::test]
-async fn queues_are_refused_in_a_cluster() {
+/// A queue's consumers on two nodes share its messages: each message goes to exactly one of
+/// them; a NACKed message comes back redelivered; when a node holding unacknowledged messages
+/// is killed (`kill -9`), they return to the surviving consumer, marked redelivered, once the
+/// dead node's lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_are_shared_between_nodes() {
     let Some((_schema, env)) = cluster_env().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(&dir, &env);
-    let mut c = Client::tcp(a.stomp).await;
-    c.connect(&[]).await;
-    c.send(
-        herald_codec::stomp::Frame::new(herald_codec::stomp::Command::Subscribe)
-            .with_header("id", "q")
-            .with_header("destination", "/queue/jobs"),
-    )
-    .await;
-    match c.next(Duration::from_secs(5)).await {
-        Next::Frame(f) => {
-            assert_eq!(f.command, herald_codec::stomp::Command::Error);
-            assert!(
-                f.header("message")
-                    .unwrap_or("")
-                    .contains("queues unavailable"),
-                "{f:?}"
-            );
-        }
-        _ => panic!("expected an ERROR frame"),
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (a, b, mut c) = (
+        node(&dirs[0], &env),
+        node(&dirs[1], &env),
+        Some(node(&dirs[2], &env)),
+    );
+    let body = |m: &Frame| String::from_utf8_lossy(&m.body).into_owned();
+    let individual = [("ack", "client-individual"), ("prefetch-count", "5")];
+    let mut on_b = Client::tcp(b.stomp).await;
+    on_b.connect(&[]).await;
+    on_b.subscribe("b", "/queue/jobs", &individual).await;
+    let mut on_c = Client::tcp(c.as_ref().unwrap().stomp).await;
+    on_c.connect(&[]).await;
+    on_c.subscribe("c", "/queue/jobs", &individual).await;
+
+    let mut producer = Client::tcp(a.stomp).await;
+    producer.connect(&[]).await;
+    for i in 0..20 {
+        producer
+            .publish("/queue/jobs", &format!("job-{i}"), &[])
+            .await;
     }
+    // Both consumers fill their prefetch from the shared queue; nobody gets a message twice.
+    let mut first_b = Vec::new();
+    let mut first_c = Vec::new();
+    for _ in 0..5 {
+        first_b.push(on_b.message().await);
+        first_c.push(on_c.message().await);
+    }
+    let mut seen = BTreeSet::new();
+    for m in first_b.iter().chain(&first_c) {
+        assert_eq!(m.header("redelivered"), Some("false"));
+        assert!(seen.insert(body(m)), "{} delivered twice", body(m));
+    }
+    on_b.expect_silence(Duration::from_millis(300)).await;
+
+    // B rejects one: it goes back to the store and returns, marked redelivered (C is full).
+    let rejected = first_b.pop().unwrap();
+    on_b.send(Frame::new(Command::Nack).with_header("id", rejected.header("ack").unwrap()))
+        .await;
+    let again = on_b.message().await;
+    assert_eq!(body(&again), body(&rejected));
+    assert_eq!(again.header("redelivered"), Some("true"));
+    first_b.push(again);
+
+    // C dies holding five unacknowledged messages; B acknowledges everything it gets, and gets
+    // the rest of the queue, C's five included once C's lease has expired.
+    c.take().unwrap().signal("-9");
+    let held_by_c: BTreeSet<String> = first_c.iter().map(body).collect();
+    let mut done = BTreeSet::new();
+    let mut redelivered_from_c = BTreeSet::new();
+    let mut pending = first_b;
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while done.len() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of 20 done",
+            done.len()
+        );
+        for m in pending.drain(..) {
+            if held_by_c.contains(&body(&m)) {
+                assert_eq!(m.header("redelivered"), Some("true"), "{m:?}");
+                redelivered_from_c.insert(body(&m));
+            }
+            assert!(done.insert(body(&m)), "{} acknowledged twice", body(&m));
+            on_b.send(Frame::new(Command::Ack).with_header("id", m.header("ack").unwrap()))
+                .await;
+        }
+        if let Next::Frame(m) = on_b.next(Duration::from_secs(15)).await {
+            assert_eq!(m.command, Command::Message, "{m:?}");
+            pending.push(m);
+        }
+    }
+    assert_eq!(redelivered_from_c, held_by_c);
+    assert_eq!(
+        done,
+        (0..20).map(|i| format!("job-{i}")).collect::<BTreeSet<_>>()
+    );
+    on_b.expect_silence(Duration::from_millis(300)).await;
 }

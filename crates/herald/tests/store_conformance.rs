@@ -7,6 +7,7 @@
 //! parallel. "Nodes" are independent store instances on the same database (for SQLite, which
 //! has one writer per file, every node is the same instance).
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use herald::core::event::{Event, NewEvent, Payload, now_ms};
 use herald::core::topic::{PatternSet, Topic};
 use herald::store::keys::{KeyStore, StoredKey};
 use herald::store::postgres::PostgresStore;
-use herald::store::queue::{NewQueueMessage, QueueStore};
+use herald::store::queue::{NewQueueMessage, QueueLeases, QueueStore};
 use herald::store::sqlite::{SqliteStore, SyncMode};
 use herald::store::webhooks::WebhookStore;
 use herald::store::{RetentionPolicy, Store, StoreError};
@@ -114,6 +115,19 @@ impl Db {
                 )
             }
         }
+    }
+
+    /// PostgreSQL only: another store instance on this database, as one cluster node has.
+    async fn postgres_store(&self) -> PostgresStore {
+        let Db::Postgres { url, schema } = self else {
+            panic!("not a PostgreSQL database");
+        };
+        let options = PgConnectOptions::from_str(url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        PostgresStore::open_with(options, Arc::new(LocalBus::new(16)))
+            .await
+            .unwrap()
     }
 
     /// Closes `node` and opens the store again, as after a restart.
@@ -1128,4 +1142,78 @@ async fn postgres_a_refused_request_fails_alone() {
     assert_eq!(stored, (1..=39).collect::<Vec<u64>>());
     assert_eq!(seqs(&node.log.read(&all(), 0, 100).await.unwrap()), stored);
     node.log.close().await;
+}
+
+/// PostgreSQL only (cluster mode shares STOMP queues through it): two nodes claiming at once
+/// never get the same message; what is released comes back (redelivered when it had reached a
+/// consumer); only the owner can release; renewed leases hold and expired ones are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_queue_leases_are_exclusive_and_expire() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let (one, two) = (db.postgres_store().await, db.postgres_store().await);
+    let message = |queue: &str, id: &str| NewQueueMessage {
+        queue: queue.into(),
+        message_id: id.into(),
+        content_type: None,
+        body: Bytes::from_static(b"x"),
+        headers: Vec::new(),
+    };
+    let jobs: Vec<NewQueueMessage> = (1..=6).map(|i| message("jobs", &format!("j{i}"))).collect();
+    QueueStore::enqueue(&one, jobs).await.unwrap();
+    QueueStore::enqueue(&one, vec![message("mail", "m1")])
+        .await
+        .unwrap();
+    let ids = |claimed: &[herald::store::queue::QueuedMessage]| -> BTreeSet<String> {
+        claimed.iter().map(|m| m.message_id.clone()).collect()
+    };
+    let long = Duration::from_secs(60);
+
+    let (a, b) = tokio::join!(
+        one.claim("jobs", "one", 2, long),
+        two.claim("jobs", "two", 10, long)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.len() <= 2, "{a:?}");
+    assert!(ids(&a).is_disjoint(&ids(&b)), "claimed twice: {a:?} {b:?}");
+    let rest = two.claim("jobs", "two", 10, long).await.unwrap();
+    let mut all = ids(&a);
+    all.extend(ids(&b));
+    assert!(all.is_disjoint(&ids(&rest)));
+    all.extend(ids(&rest));
+    assert_eq!(all.len(), 6, "every job claimed once");
+    assert!(one.claim("jobs", "one", 10, long).await.unwrap().is_empty());
+    let mut owned_by_two: Vec<u64> = b.iter().chain(&rest).map(|m| m.row).collect();
+    owned_by_two.sort_unstable();
+
+    // Only the owner can release: one releasing two's rows changes nothing.
+    one.release("one", owned_by_two.clone(), false)
+        .await
+        .unwrap();
+    assert!(one.claim("jobs", "one", 10, long).await.unwrap().is_empty());
+    // Released after reaching a consumer: free again, and redelivered.
+    two.release("two", owned_by_two.clone(), true)
+        .await
+        .unwrap();
+    let back = one.claim("jobs", "one", 10, long).await.unwrap();
+    assert_eq!(back.iter().map(|m| m.row).collect::<Vec<_>>(), owned_by_two);
+    assert!(back.iter().all(|m| m.redelivered), "{back:?}");
+
+    // A renewed lease holds; one that ran out is free for another node.
+    one.renew("one", long).await.unwrap();
+    assert!(two.claim("jobs", "two", 10, long).await.unwrap().is_empty());
+    one.renew("one", Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = two.claim("jobs", "two", 10, long).await.unwrap();
+    assert_eq!(ids(&taken), all, "one's leases ran out: all six are two's");
+
+    // A node shutting down frees everything it holds; other queues were never touched.
+    two.release_all("two").await.unwrap();
+    let freed = one.claim("jobs", "one", 10, long).await.unwrap();
+    assert_eq!(freed.len(), taken.len());
+    let mail = two.claim("mail", "two", 10, long).await.unwrap();
+    assert_eq!(ids(&mail), BTreeSet::from(["m1".to_owned()]));
+    one.close().await;
+    two.close().await;
 }

@@ -3,16 +3,36 @@
 //! queue, marked redelivered, on NACK or when its consumer leaves without acknowledging it.
 //!
 //! The store holds every unacknowledged message, so queues survive a restart; this broker keeps
-//! the working state (who holds what) in memory, so a queue is served by one node.
+//! the working state (who holds what) in memory.
+//!
+//! On one node the broker loads every stored message at start. In a cluster
+//! ([`Queues::open_shared`]) a queue's consumers may sit on different nodes: each node claims
+//! from the shared store only as many messages as its own consumers have room for, under a lease
+//! it renews while it runs ([`QueueLeases`]); what its consumers reject or leave behind goes back
+//! to the store for any node to claim, and tells the other nodes so. A node that dies stops
+//! renewing, and its messages become free again after [`LEASE`], marked redelivered if they had
+//! reached a consumer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use crate::store::StoreError;
-use crate::store::queue::{NewQueueMessage, QueueStore, QueuedMessage};
+use crate::store::queue::{NewQueueMessage, QueueLeases, QueueStore, QueuedMessage};
+
+/// How long a node's claim on a message lasts without renewal: how soon the others take over
+/// the messages of a node that died.
+pub const LEASE: Duration = Duration::from_secs(10);
+/// How often a node renews its leases.
+const RENEW: Duration = Duration::from_secs(3);
+/// How often a node looks for messages its consumers have room for, besides being told (a
+/// missed notice, or a dead node's expired leases, cost at most this much delay).
+const POLL: Duration = Duration::from_secs(1);
+/// Most messages claimed in one statement.
+const CLAIM_BATCH: usize = 500;
 
 /// How a consumer settles messages it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +48,31 @@ pub struct Queues {
     store: Arc<dyn QueueStore>,
     state: Mutex<HashMap<String, Queue>>,
     next_consumer: AtomicU64,
+    /// In a cluster: how this node shares the queues with the others.
+    shared: Option<Shared>,
+}
+
+/// A node's part in queues shared by a cluster.
+struct Shared {
+    leases: Arc<dyn QueueLeases>,
+    /// This node's name on the leases it holds (new at every start).
+    node: String,
+    /// Work for the claimer task ([`Queues::claimer`]).
+    work: mpsc::UnboundedSender<Work>,
+    /// Tells every node (this one too) that a queue has free messages.
+    announce: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// What the claimer task does, one at a time.
+enum Work {
+    /// Claim what this node's consumers of the queue have room for.
+    Claim(String),
+    /// Give messages back to the store, then announce the queue.
+    Release {
+        queue: String,
+        rows: Vec<u64>,
+        handed_out: bool,
+    },
 }
 
 #[derive(Default)]
@@ -64,7 +109,7 @@ impl Drop for Subscription {
 }
 
 impl Queues {
-    /// Loads every stored message.
+    /// Loads every stored message: this node serves every queue alone.
     pub async fn open(store: Arc<dyn QueueStore>) -> Result<Arc<Self>, StoreError> {
         let mut state: HashMap<String, Queue> = HashMap::new();
         for message in store.load_queues().await? {
@@ -78,7 +123,33 @@ impl Queues {
             store,
             state: Mutex::new(state),
             next_consumer: AtomicU64::new(1),
+            shared: None,
         }))
+    }
+
+    /// Queues shared with other nodes through `leases` (on the same store as `store`), named
+    /// `node` on the leases it takes. `announce` must reach [`Queues::wake`] on every node,
+    /// this one included.
+    pub fn open_shared(
+        store: Arc<dyn QueueStore>,
+        leases: Arc<dyn QueueLeases>,
+        node: String,
+        announce: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Arc<Self> {
+        let (work, rx) = mpsc::unbounded_channel();
+        let queues = Arc::new(Self {
+            store,
+            state: Mutex::new(HashMap::new()),
+            next_consumer: AtomicU64::new(1),
+            shared: Some(Shared {
+                leases,
+                node,
+                work,
+                announce,
+            }),
+        });
+        tokio::spawn(Self::claimer(Arc::downgrade(&queues), rx));
+        queues
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Queue>> {
@@ -88,6 +159,15 @@ impl Queues {
     /// Stores messages (atomically, durably) and hands them to consumers.
     pub async fn send(&self, messages: Vec<NewQueueMessage>) -> Result<(), StoreError> {
         let stored = self.store.enqueue(messages).await?;
+        if let Some(shared) = &self.shared {
+            let mut queues: Vec<&str> = stored.iter().map(|m| m.queue.as_str()).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            for queue in queues {
+                (shared.announce)(queue);
+            }
+            return Ok(());
+        }
         {
             let mut state = self.lock();
             let mut touched = Vec::new();
@@ -122,6 +202,7 @@ impl Queues {
             });
             q.dispatch();
         }
+        self.claim_later(queue);
         Subscription {
             queues: self.clone(),
             queue: queue.to_owned(),
@@ -141,6 +222,7 @@ impl Queues {
         if outcome == Outcome::Ack {
             self.store.remove(rows.clone()).await?;
         }
+        let mut nacked = Vec::new();
         {
             let mut state = self.lock();
             let Some(q) = state.get_mut(queue) else {
@@ -160,11 +242,18 @@ impl Queues {
                     );
                 }
                 if outcome == Outcome::Nack {
-                    q.ready.insert(row, redelivered(&message));
+                    match &self.shared {
+                        None => _ = q.ready.insert(row, redelivered(&message)),
+                        Some(_) => nacked.push(row),
+                    }
                 }
             }
             q.dispatch();
         }
+        if !nacked.is_empty() {
+            self.release_later(queue, nacked, true);
+        }
+        self.claim_later(queue);
         Ok(())
     }
 
@@ -182,6 +271,21 @@ impl Queues {
                 .filter(|(_, (holder, _))| *holder == consumer)
                 .map(|(row, _)| *row)
                 .collect();
+            if self.shared.is_some() {
+                // Back to the store, for whichever node's consumers have room.
+                for row in &rows {
+                    q.held.remove(row);
+                }
+                let idle: Vec<u64> = if q.consumers.is_empty() {
+                    std::mem::take(&mut q.ready).into_keys().collect()
+                } else {
+                    Vec::new()
+                };
+                drop(state);
+                self.release_later(queue, rows, true);
+                self.release_later(queue, idle, false);
+                return;
+            }
             for row in rows {
                 if let Some((_, message)) = q.held.remove(&row) {
                     q.ready.insert(row, redelivered(&message));
@@ -189,11 +293,6 @@ impl Queues {
             }
             q.dispatch();
         }
-    }
-
-    /// Messages waiting (not held by any consumer) in `queue`.
-    pub fn waiting(&self, queue: &str) -> usize {
-        self.lock().get(queue).map_or(0, |q| q.ready.len())
     }
 
     /// Records durably that these messages are about to reach a client for the first time, so
@@ -205,9 +304,152 @@ impl Queues {
         }
         self.store.mark_delivered(rows).await
     }
+
+    /// Tells this node that `queue` may have free messages in the shared store (called for
+    /// every notice the cluster relays).
+    pub fn wake(&self, queue: &str) {
+        let has_consumers = self
+            .lock()
+            .get(queue)
+            .is_some_and(|q| !q.consumers.is_empty());
+        if has_consumers {
+            self.claim_later(queue);
+        }
+    }
+
+    /// Frees every message this node holds, for the other nodes to claim (at shutdown).
+    pub async fn close(&self) {
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.leases.release_all(&shared.node).await
+        {
+            tracing::warn!(error = %e, "could not free this node's queue messages; they return when the lease expires");
+        }
+    }
+
+    fn claim_later(&self, queue: &str) {
+        if let Some(shared) = &self.shared {
+            let _ = shared.work.send(Work::Claim(queue.to_owned()));
+        }
+    }
+
+    fn release_later(&self, queue: &str, rows: Vec<u64>, handed_out: bool) {
+        if let (Some(shared), false) = (&self.shared, rows.is_empty()) {
+            let _ = shared.work.send(Work::Release {
+                queue: queue.to_owned(),
+                rows,
+                handed_out,
+            });
+        }
+    }
+
+    /// In a cluster: claims messages as consumers have room, gives back what they release,
+    /// renews this node's leases, and polls; until the queues are dropped.
+    async fn claimer(queues: Weak<Self>, mut work: mpsc::UnboundedReceiver<Work>) {
+        let mut renew = tokio::time::interval(RENEW);
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            let next = tokio::select! {
+                next = work.recv() => next,
+                _ = renew.tick() => {
+                    let Some(queues) = queues.upgrade() else { return };
+                    queues.renew().await;
+                    continue;
+                }
+                _ = poll.tick() => {
+                    let Some(queues) = queues.upgrade() else { return };
+                    let names: Vec<String> = queues.lock().keys().cloned().collect();
+                    for name in names {
+                        queues.claim(&name).await;
+                    }
+                    continue;
+                }
+            };
+            let (Some(next), Some(queues)) = (next, queues.upgrade()) else {
+                return;
+            };
+            match next {
+                Work::Claim(queue) => queues.claim(&queue).await,
+                Work::Release {
+                    queue,
+                    rows,
+                    handed_out,
+                } => queues.release(&queue, rows, handed_out).await,
+            }
+        }
+    }
+
+    /// Claims from the store as many messages of `queue` as this node's consumers have room for
+    /// (beyond what it already holds ready), and hands them out.
+    async fn claim(&self, queue: &str) {
+        let Some(shared) = &self.shared else { return };
+        loop {
+            let room = self.lock().get(queue).map_or(0, Queue::room);
+            if room == 0 {
+                return;
+            }
+            let limit = room.min(CLAIM_BATCH);
+            let claimed = match shared.leases.claim(queue, &shared.node, limit, LEASE).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(queue, error = %e, "could not claim queue messages");
+                    return;
+                }
+            };
+            let got = claimed.len();
+            let orphans: Vec<u64> = {
+                let mut state = self.lock();
+                let q = state.entry(queue.to_owned()).or_default();
+                for message in claimed {
+                    q.ready.insert(message.row, Arc::new(message));
+                }
+                q.dispatch();
+                // Every consumer left while the claim ran: give the messages back.
+                if q.consumers.is_empty() {
+                    std::mem::take(&mut q.ready).into_keys().collect()
+                } else {
+                    Vec::new()
+                }
+            };
+            if !orphans.is_empty() {
+                self.release(queue, orphans, false).await;
+                return;
+            }
+            if got < limit {
+                return;
+            }
+        }
+    }
+
+    /// Gives messages back to the store and tells every node they are free.
+    async fn release(&self, queue: &str, rows: Vec<u64>, handed_out: bool) {
+        let Some(shared) = &self.shared else { return };
+        match shared.leases.release(&shared.node, rows, handed_out).await {
+            Ok(()) => (shared.announce)(queue),
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "could not free queue messages; they return when the lease expires");
+            }
+        }
+    }
+
+    async fn renew(&self) {
+        let Some(shared) = &self.shared else { return };
+        if let Err(e) = shared.leases.renew(&shared.node, LEASE).await {
+            tracing::warn!(error = %e, "could not renew this node's queue leases");
+        }
+    }
 }
 
 impl Queue {
+    /// How many more messages the consumers could take than are waiting here.
+    fn room(&self) -> usize {
+        let free: usize = self
+            .consumers
+            .iter()
+            .map(|c| c.prefetch.saturating_sub(c.holding))
+            .sum();
+        free.saturating_sub(self.ready.len())
+    }
+
     /// Hands waiting messages to consumers with room, taking turns.
     fn dispatch(&mut self) {
         while !self.ready.is_empty() && !self.consumers.is_empty() {

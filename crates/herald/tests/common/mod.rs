@@ -29,7 +29,7 @@ pub struct TestServer {
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub dir: tempfile::TempDir,
-    /// The PostgreSQL schema holding the store, when `HERALD_TEST_STORE=postgres`.
+    /// The PostgreSQL schema holding the store, when `HERALD_TEST_STORE=postgres` or `cluster`.
     pub schema: Option<PgSchema>,
 }
 
@@ -54,8 +54,20 @@ impl TestServer {
                 config.store = schema.store_url();
                 Some(schema)
             }
+            // One node in cluster mode: the PostgreSQL store and the NATS bus (so STOMP queues
+            // take the shared, leased path).
+            Ok("cluster") => {
+                let schema = PgSchema::create()
+                    .await
+                    .expect("HERALD_TEST_STORE=cluster needs HERALD_TEST_POSTGRES_URL");
+                config.store = schema.store_url();
+                config.bus = std::env::var("HERALD_TEST_NATS_URL")
+                    .expect("HERALD_TEST_STORE=cluster needs HERALD_TEST_NATS_URL");
+                config.bus_prefix = schema.name.clone();
+                Some(schema)
+            }
             Ok("sqlite") | Err(_) => None,
-            Ok(other) => panic!("HERALD_TEST_STORE={other:?}: use sqlite or postgres"),
+            Ok(other) => panic!("HERALD_TEST_STORE={other:?}: use sqlite, postgres or cluster"),
         };
         tweak(&mut config);
         config.validate().unwrap();

@@ -39,6 +39,4 @@ pub struct Context {
     pub max_transaction: usize,
     /// Cancelled at shutdown: sessions send ERROR and close.
     pub shutdown: CancellationToken,
-    /// Whether this node is one of a cluster, where `/queue` is not available (yet).
-    pub cluster: bool,
 }

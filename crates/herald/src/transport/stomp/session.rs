@@ -346,17 +346,6 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// Queues live in one node's memory, so a cluster does not offer them (yet).
-    fn queues_available(&self) -> Result<(), Violation> {
-        if self.ctx.cluster {
-            return Err(Violation::new(
-                "queues unavailable",
-                "/queue destinations are not shared between the nodes of a cluster yet; use /topic/<name>, or queues on a single node",
-            ));
-        }
-        Ok(())
-    }
-
     async fn send(&mut self, frame: &Frame) -> Result<(), Violation> {
         let destination = required(frame, "destination")?;
         let target = destination
@@ -373,7 +362,6 @@ impl Session {
                 None,
             )
         } else if let Some(queue) = destination.strip_prefix("/queue/") {
-            self.queues_available()?;
             let message = frames::new_queue_message(frame, queue, self.ctx.max_event)?;
             (None, Some(message))
         } else {
@@ -491,7 +479,6 @@ impl Session {
             })?,
         };
         if let Some(queue) = destination.strip_prefix("/queue/") {
-            self.queues_available()?;
             let exact = PatternSet::parse(&[queue]).ok().flatten();
             if let Some(exact) = &exact {
                 self.principal()?
