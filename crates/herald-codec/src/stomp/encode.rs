@@ -64,9 +64,14 @@ impl MessageTemplate {
         self.tail.clone()
     }
 
-    /// Appends one subscriber's whole frame to `dst`.
+    /// Appends one subscriber's whole frame to `dst` (one allocation at most).
     pub fn encode(&self, subscription: &str, ack: Option<&str>, dst: &mut BytesMut) {
-        dst.put(self.head(subscription, ack));
+        dst.reserve(self.tail.len() + subscription.len() + ack.map_or(0, str::len) + 32);
+        put_command(Command::Message, dst);
+        put_header("subscription", subscription, self.mode, dst);
+        if let Some(ack) = ack {
+            put_header("ack", ack, self.mode, dst);
+        }
         dst.put_slice(&self.tail);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
+use herald_codec::stomp::{MessageTemplate, Version};
 
 use super::topic::Topic;
 
@@ -111,6 +112,8 @@ pub struct Event {
     /// The event's JSON followed by `\n`: the NDJSON line, and (without the `\n`) the JSON.
     line: Bytes,
     sse: OnceLock<Bytes>,
+    /// The STOMP MESSAGE without its per-subscriber headers, by version (1.0, 1.1, 1.2).
+    stomp: [OnceLock<MessageTemplate>; 3],
 }
 
 impl Event {
@@ -147,6 +150,7 @@ impl Event {
             headers,
             line,
             sse: OnceLock::new(),
+            stomp: Default::default(),
         })
     }
 
@@ -170,6 +174,21 @@ impl Event {
                 out.freeze()
             })
             .clone()
+    }
+
+    /// The event's STOMP MESSAGE in `version`, built by `build` on first use and shared by every
+    /// subscriber (who each add only their `subscription` and `ack` headers).
+    pub fn stomp_template(
+        &self,
+        version: Version,
+        build: impl FnOnce() -> MessageTemplate,
+    ) -> &MessageTemplate {
+        let at = match version {
+            Version::V1_0 => 0,
+            Version::V1_1 => 1,
+            Version::V1_2 => 2,
+        };
+        self.stomp[at].get_or_init(build)
     }
 
     /// The time as RFC 3339 with milliseconds, e.g. `2026-11-27T10:00:00.123Z`.

@@ -166,12 +166,20 @@ fn user_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 /// The MESSAGE for one subscriber: the event's data as the body, its id, topic and seq in headers.
+/// Everything but `subscription` and `ack` is encoded once per event and version.
 pub(crate) fn message(
     event: &Event,
     subscription: &str,
     ack: Option<&str>,
     version: Version,
 ) -> Bytes {
+    let template = event.stomp_template(version, || template(event, version));
+    let mut out = BytesMut::new();
+    template.encode(subscription, ack, &mut out);
+    out.freeze()
+}
+
+fn template(event: &Event, version: Version) -> MessageTemplate {
     let (content_type, body): (&str, &[u8]) = match &event.payload {
         Payload::Json(json) => ("application/json", json.as_bytes()),
         Payload::Text { content_type, text } => (content_type, text.as_bytes()),
@@ -188,10 +196,7 @@ pub(crate) fn message(
         ("content-type".into(), content_type.to_owned()),
     ];
     headers.extend(event.headers.iter().cloned());
-    let template = MessageTemplate::new(&headers, body, version);
-    let mut out = BytesMut::new();
-    template.encode(subscription, ack, &mut out);
-    out.freeze()
+    MessageTemplate::new(&headers, body, version)
 }
 
 #[cfg(test)]
