@@ -180,20 +180,36 @@ pub(crate) async fn pump(
                 return;
             }
         };
-        for event in events {
-            let ack = if sub.mode == AckMode::Auto {
-                None
-            } else {
-                if !sub.wait_for_room().await {
-                    return;
+        if sub.mode == AckMode::Auto {
+            // Room for the whole batch is waited for once, not frame by frame.
+            let mut events = events.into_iter();
+            while events.len() > 0 {
+                let room = events.len().min(out.max_capacity());
+                let permits = tokio::select! {
+                    biased;
+                    () = sub.cancel.cancelled() => return,
+                    permits = out.reserve_many(room) => match permits {
+                        Ok(permits) => permits,
+                        Err(_) => return,
+                    },
+                };
+                for (permit, event) in permits.zip(&mut events) {
+                    permit.send(frames::message(&event, &sub.id, None, version));
                 }
-                let n = acks.fetch_add(1, Ordering::Relaxed);
-                sub.push(n, event.id.clone(), 0);
-                Some(n.to_string())
-            };
+                sent_counter.inc_by(room as u64);
+            }
+            continue;
+        }
+        // Client acknowledgement: each message waits for room under `prefetch`.
+        for event in events {
+            if !sub.wait_for_room().await {
+                return;
+            }
+            let n = acks.fetch_add(1, Ordering::Relaxed);
+            sub.push(n, event.id.clone(), 0);
             // STOMP 1.2 names the message to ACK by the `ack` header; older versions by
             // `message-id`, so only 1.2 frames carry `ack`.
-            let ack = ack.filter(|_| version == Version::V1_2);
+            let ack = Some(n.to_string()).filter(|_| version == Version::V1_2);
             let frame = frames::message(&event, &sub.id, ack.as_deref(), version);
             tokio::select! {
                 biased;
