@@ -39,7 +39,13 @@ async fn herald_migrate_applies_the_schema_once() {
     };
     let (ok, out) = migrate(&schema.store_url());
     assert!(ok, "{out}");
-    assert!(out.contains("applied 1 migration(s)"), "{out}");
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert!(
+        out.contains(&format!("applied {migrations} migration(s)")),
+        "{out}"
+    );
     let (ok, out) = migrate(&schema.store_url());
     assert!(ok, "{out}");
     assert!(out.contains("applied 0 migration(s)"), "{out}");
