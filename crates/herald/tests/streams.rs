@@ -81,6 +81,32 @@ async fn idle_streams_get_keep_alives() {
     server.stop().await;
 }
 
+/// Keep-alives fill silence only: while events flow faster than the keep-alive period none is
+/// sent, and once the stream falls quiet the next one comes a period after the last event.
+#[tokio::test]
+async fn busy_streams_get_no_keep_alives_until_they_fall_quiet() {
+    let server = TestServer::start(|c| c.streams.keepalive = "1s".parse().unwrap()).await;
+    let mut sse = Stream::open(&server.url, "/v1/sse?topic=busy", &[]).await;
+    assert_eq!(sse.next_item().await, Some(Item::Retry(2000)));
+    let start = tokio::time::Instant::now();
+    for i in 0..25 {
+        publish(&server.url, "busy", &format!(r#"{{"data":{i}}}"#)).await;
+        match sse.next_item().await {
+            Some(Item::Event(e)) => assert_eq!(e["data"], i),
+            other => panic!("expected event {i}, got {other:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(start.elapsed() > std::time::Duration::from_millis(2500));
+    let quiet = tokio::time::Instant::now();
+    assert_eq!(
+        sse.next_item().await,
+        Some(Item::KeepAlive("keep-alive".into()))
+    );
+    assert!(quiet.elapsed() > std::time::Duration::from_millis(700));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn concurrent_publishers_every_reader_sees_strictly_increasing_seqs_with_none_missing() {
     let server = TestServer::start(|_| {}).await;
