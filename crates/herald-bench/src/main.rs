@@ -100,9 +100,6 @@ async fn main() -> anyhow::Result<()> {
     let topic = format!("bench.fanout.{}", std::process::id());
     let (addrs, floor) = match args.target {
         Target::Herald | Target::Rabbitmq => (args.addrs.clone(), None),
-        Target::Floor if args.transport == Transport::StompWs => {
-            anyhow::bail!("the floor does not speak WebSocket; measure it with --transport stomp")
-        }
         Target::Floor => {
             let floor = floor::Floor::start(args.transport).await?;
             (vec![floor.addr], Some(floor))
