@@ -100,9 +100,6 @@ async fn main() -> anyhow::Result<()> {
     let topic = format!("bench.fanout.{}", std::process::id());
     let (addrs, floor) = match args.target {
         Target::Herald | Target::Rabbitmq => (args.addrs.clone(), None),
-        Target::Floor if args.transport == Transport::StompWs => {
-            anyhow::bail!("the floor does not speak WebSocket; measure it with --transport stomp")
-        }
         Target::Floor => {
             let floor = floor::Floor::start(args.transport).await?;
             (vec![floor.addr], Some(floor))
@@ -143,9 +140,12 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(subscribe(stream, counters.clone(), start));
     }
 
-    let publishers: Vec<_> = (0..args.publishers.max(1))
-        .map(|_| {
-            let rate = args.rate / args.publishers.max(1);
+    let n = args.publishers.max(1);
+    let publishers: Vec<_> = (0..n)
+        // Share the rate exactly: the first `rate % n` publishers take one more event a second.
+        .map(|i| args.rate / n + u64::from(i < args.rate % n))
+        .filter(|&rate| rate > 0)
+        .map(|rate| {
             let via = match args.transport {
                 Transport::StompWs => Via::StompWs {
                     path: args.ws_path.clone(),
