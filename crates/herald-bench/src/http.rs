@@ -164,7 +164,7 @@ pub async fn send_ws(stream: &mut TcpStream, topic: &str, data: &str) -> anyhow:
 }
 
 /// A client's (masked) WebSocket text frame.
-fn ws_frame(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ws_frame(payload: &[u8]) -> Vec<u8> {
     const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
     let mut frame = Vec::with_capacity(payload.len() + 14);
     frame.push(0x81);

@@ -3,11 +3,19 @@
 //! same sockets, so each Herald figure can be read as a fraction of what the machine allows.
 //!
 //! Everything is plain HTTP/1.1 over `TcpStream`, so the generator's own cost stays small.
+//!
+//! `--scenario` picks what to measure: `fanout` (the default, above and in this file), or
+//! `publish`, `webhooks` and `idle`, each in its own module.
 
+mod client;
 mod cpu;
 mod floor;
 mod http;
+mod idle;
+mod latency;
+mod publish;
 mod report;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +29,10 @@ use tokio::net::TcpStream;
 #[derive(Parser)]
 #[command(about = "Fan-out load generator for Herald")]
 struct Args {
+    /// What to measure: fan-out (below), publish throughput, webhook deliveries, or idle
+    /// connections.
+    #[arg(long, value_enum, default_value = "fanout")]
+    scenario: Scenario,
     /// What to measure: a Herald at --addr, or the built-in floor server.
     #[arg(long, value_enum, default_value = "herald")]
     target: Target,
@@ -63,6 +75,37 @@ struct Args {
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
+    /// `--scenario publish`: how events are published.
+    #[arg(long, value_enum, default_value = "http")]
+    via: publish::Via,
+    /// `--scenario publish`: publishing connections; `--scenario idle`: connections to open.
+    #[arg(long, default_value_t = 64)]
+    connections: u64,
+    /// `--scenario publish`: events per request (`--via batch`) or SENDs per RECEIPT
+    /// (`--via stomp`).
+    #[arg(long, default_value_t = 100)]
+    batch: u64,
+    /// `--scenario webhooks`: webhook subscriptions on the topic.
+    #[arg(long, default_value_t = 100)]
+    subscriptions: usize,
+    /// `--scenario webhooks`: how many of them point at an endpoint that never answers.
+    #[arg(long, default_value_t = 0)]
+    hung: usize,
+    /// `--scenario idle`: loopback source addresses to spread connections over (127.0.0.1...).
+    #[arg(long, default_value_t = 16)]
+    sources: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// N subscribers on one topic: deliveries/s and publish→receive latency.
+    Fanout,
+    /// Publish throughput: `--via http|batch|stomp`.
+    Publish,
+    /// Webhook deliveries/s to a local receiver across `--subscriptions`.
+    Webhooks,
+    /// Idle WebSocket or SSE connections held, and server memory per connection.
+    Idle,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +125,7 @@ pub(crate) enum Transport {
     Stomp,
     /// STOMP 1.2 over WebSocket: SUBSCRIBE to `/topic/<topic>`, and publish with SEND on the
     /// same kind of session (so any STOMP server can be measured).
+    #[value(alias = "ws")]
     StompWs,
 }
 
@@ -96,6 +140,12 @@ struct Counters {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    match args.scenario {
+        Scenario::Fanout => {}
+        Scenario::Publish => return publish::run(&args).await,
+        Scenario::Webhooks => return webhooks::run(&args).await,
+        Scenario::Idle => return idle::run(&args).await,
+    }
     let start = Instant::now();
     let topic = format!("bench.fanout.{}", std::process::id());
     let (addrs, floor) = match args.target {
