@@ -95,12 +95,14 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .clone()
         .map(|i| received.per_subscription[i].load(Ordering::Relaxed))
         .collect();
+    let published_before = published.load(Ordering::Relaxed);
     let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
     received.measuring.store(true, Ordering::Relaxed);
     let measured = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let elapsed = measured.elapsed();
     received.measuring.store(false, Ordering::Relaxed);
+    let published_in_window = published.load(Ordering::Relaxed) - published_before;
     let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), elapsed);
     let server_cores = args
         .server_pid
@@ -116,6 +118,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     publisher.await.context("the publisher panicked")??;
     let published = published.load(Ordering::Relaxed);
     let (complete, over) = drain(&received, answering.clone(), published).await;
+    // A new connection: Herald closes one that stays idle longer than its header timeout.
+    let mut api = Client::connect(addr).await?;
     for id in &ids {
         let (status, answer) = api
             .json("DELETE", &format!("/v1/subscriptions/{id}"), "")
@@ -131,14 +135,16 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let endpoints = deltas.len().max(1) as f64;
     let per_subscription = per_second / endpoints;
     let slowest = deltas.iter().min().copied().unwrap_or(0) as f64 / seconds;
-    let offered = args.rate as f64 * deltas.len() as f64;
+    // What the publisher achieved (below --rate when Herald answers slower than the rate).
+    let published_per_second = published_in_window as f64 / seconds;
+    let offered = published_per_second * deltas.len() as f64;
     let latencies = received.latencies.take();
     let hung_requests = received.hung_requests.load(Ordering::Relaxed);
     let server = server_cores.map_or_else(|| "null".to_owned(), |c| format!("{c:.2}"));
     let answering_count = deltas.len();
     if args.json {
         println!(
-            r#"{{"scenario":"webhooks","subscriptions":{},"hung":{hung},"rate":{},"size":{},"deliveries_per_second":{per_second:.0},"offered_per_second":{offered:.0},"per_subscription":{per_subscription:.1},"slowest_subscription":{slowest:.1},"p50_ms":{:.2},"p99_ms":{:.2},"generator_cores":{generator_cores:.2},"server_cores":{server},"published":{published},"complete_subscriptions":{complete},"answering_subscriptions":{answering_count},"over_delivered_subscriptions":{over},"hung_requests":{hung_requests}}}"#,
+            r#"{{"scenario":"webhooks","subscriptions":{},"hung":{hung},"rate":{},"published_per_second":{published_per_second:.0},"size":{},"deliveries_per_second":{per_second:.0},"offered_per_second":{offered:.0},"per_subscription":{per_subscription:.1},"slowest_subscription":{slowest:.1},"p50_ms":{:.2},"p99_ms":{:.2},"generator_cores":{generator_cores:.2},"server_cores":{server},"published":{published},"complete_subscriptions":{complete},"answering_subscriptions":{answering_count},"over_delivered_subscriptions":{over},"hung_requests":{hung_requests}}}"#,
             args.subscriptions,
             args.rate,
             args.size,
@@ -147,7 +153,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "webhooks: {} subscriptions ({hung} hung), {} events/s published, {}B: {per_second:.0} deliveries/s to the {answering_count} answering endpoints (offered {offered:.0}), {per_subscription:.1}/s per subscription, slowest {slowest:.1}/s; publish→receive p50 {:.2} ms, p99 {:.2} ms; generator CPU {generator_cores:.2} cores, server CPU {server} cores; after publishing stopped, {complete} of {answering_count} received all {published} events ({over} received more); {hung_requests} requests reached hung endpoints",
+            "webhooks: {} subscriptions ({hung} hung), {} events/s asked, {published_per_second:.0}/s published, {}B: {per_second:.0} deliveries/s to the {answering_count} answering endpoints (offered {offered:.0}), {per_subscription:.1}/s per subscription, slowest {slowest:.1}/s; publish→receive p50 {:.2} ms, p99 {:.2} ms; generator CPU {generator_cores:.2} cores, server CPU {server} cores; after publishing stopped, {complete} of {answering_count} received all {published} events ({over} received more); {hung_requests} requests reached hung endpoints",
             args.subscriptions,
             args.rate,
             args.size,
@@ -158,8 +164,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until every answering subscription has every published event, or until nothing has
-/// arrived for three seconds; returns how many are complete and how many got more (duplicates).
+/// Waits until every answering subscription has every published event, nothing has arrived for
+/// three seconds, or ten seconds have passed (a backlog can take longer); returns how many are
+/// complete and how many got more (duplicates).
 async fn drain(
     received: &Received,
     answering: std::ops::Range<usize>,
@@ -167,6 +174,7 @@ async fn drain(
 ) -> (usize, usize) {
     let mut last = received.total(answering.clone());
     let mut quiet_since = Instant::now();
+    let started = Instant::now();
     loop {
         let counts: Vec<u64> = answering
             .clone()
@@ -174,7 +182,10 @@ async fn drain(
             .collect();
         let complete = counts.iter().filter(|&&c| c >= published).count();
         let over = counts.iter().filter(|&&c| c > published).count();
-        if complete == counts.len() || quiet_since.elapsed() > Duration::from_secs(3) {
+        if complete == counts.len()
+            || quiet_since.elapsed() > Duration::from_secs(3)
+            || started.elapsed() > Duration::from_secs(10)
+        {
             return (complete, over);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
