@@ -12,7 +12,7 @@ start_herald() {
     --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 >"$herald_dir/stdout" 2>"$herald_dir/stderr" &
   HERALD_PID=$!
   for _ in $(seq 100); do
-    grep -q "stomp listening" "$herald_dir/stdout" && break
+    grep -qs "stomp listening" "$herald_dir/stdout" && break
     sleep 0.1
   done
   HTTP_ADDR=$(sed -n 's|^herald: listening on http://\([^ ]*\) .*|\1|p' "$herald_dir/stdout")

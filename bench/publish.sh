@@ -17,7 +17,7 @@ run() { # label, then herald-bench's publish flags
   shift
   start_herald
   "$BENCH" --json --scenario publish --addr "$HTTP_ADDR" --stomp-addr "$STOMP_ADDR" \
-    --server-pid "$HERALD_PID" --seconds "$seconds" "$@" | jq -c --arg label "$label" '{label: $label} + .' | tee -a "$out"
+    --server-pid "$HERALD_PID" --seconds "$seconds" "$@" | jq -c --arg tag "$label" '{label: $tag} + .' | tee -a "$out"
   stop_herald
 }
 
@@ -29,7 +29,7 @@ for _ in $(seq "$rounds"); do
 done
 echo "medians of $rounds rounds, $(uptime | sed 's/.*load/load/'):"
 for label in http batch stomp-100 stomp-1; do
-  runs=$(jq -c --arg label "$label" 'select(.label == $label)' "$out")
+  runs=$(jq -c --arg tag "$label" 'select(.label == $tag)' "$out")
   echo "$label: events/s $(median events_per_second <<<"$runs"), requests/s $(median requests_per_second <<<"$runs"), p50 $(median p50_ms <<<"$runs") ms, p99 $(median p99_ms <<<"$runs") ms, generator $(median generator_cores <<<"$runs") cores, server $(median server_cores <<<"$runs") cores"
 done
 rm -f "$out"

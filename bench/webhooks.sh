@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/herald.sh
 rounds="${1:-3}"
-rate="${2:-300}"
+rate="${2:-100}"
 seconds="${3:-10}"
 out=$(mktemp)
 

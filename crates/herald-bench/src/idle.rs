@@ -22,6 +22,9 @@ use crate::{Args, Transport, cpu, http};
 
 /// Connection attempts in progress at once (so the server's accept backlog never overflows).
 const OPENING_AT_ONCE: usize = 256;
+/// How long one connection may take to open: a server out of file descriptors leaves new
+/// connections waiting in its accept backlog, unanswered.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let addr = args.addrs[0];
@@ -58,7 +61,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             1 + (i % args.sources.clamp(1, 254)) as u8,
         ));
         let topic = topic.clone();
-        opening.spawn(async move { open(source, addr, transport, &topic).await });
+        opening.spawn(async move {
+            tokio::time::timeout(OPEN_TIMEOUT, open(source, addr, transport, &topic))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {OPEN_TIMEOUT:?}")))
+        });
     }
     while let Some(done) = opening.join_next().await {
         tally(
