@@ -1,6 +1,7 @@
 //! `herald-bench`: fan-out throughput and publish→receive latency over SSE or NDJSON, against a
 //! running Herald or against the floor: a bare Tokio server writing pre-encoded frames to the
 //! same sockets, so each Herald figure can be read as a fraction of what the machine allows.
+//! Peers are measured the same way: RabbitMQ Web-STOMP, and Pushpin (see `grip`).
 //!
 //! Everything is plain HTTP/1.1 over `TcpStream`, so the generator's own cost stays small.
 
