@@ -29,8 +29,9 @@ pushpin_up() {
   pushpin_pid=$pid
 }
 
-run() { # target subscribers rate
-  local common=(--json --transport "$transport" --subscribers "$2" --rate "$3" --size 100 --seconds 5)
+run() { # target subscribers rate publishers
+  local common=(--json --transport "$transport" --subscribers "$2" --rate "$3" --publishers "$4"
+    --size 100 --seconds 5)
   case "$1" in
     herald) "$bench_bin" "${common[@]}" --target herald --addr 127.0.0.1:8191 --server-pid "$herald" ;;
     pushpin)
@@ -43,7 +44,10 @@ run() { # target subscribers rate
   esac
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for scenario in "1000 1000" "100 1000"; do
+# 1,000 subscribers at 3,000 events/s saturates every target here; 32 publishers so that Herald's
+# durable publishes (each waits for its fsync'd 201) keep up with the rate. Then 1,000 x 1,000/s,
+# and 100 x 1,000/s for latency below capacity, with the default 8 publishers.
+for scenario in "1000 3000 32" "1000 1000 8" "100 1000 8"; do
   for _ in $(seq "$rounds"); do
     for target in herald pushpin floor; do
       # shellcheck disable=SC2086
@@ -61,7 +65,7 @@ jq -rs '
   def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   def m(f): map(f) | median | . * 100 | round / 100;
   group_by([.subscribers, .rate])
-  | sort_by(-.[0].subscribers)[]
+  | sort_by([-.[0].subscribers, -.[0].rate])[]
   | (map(select(.target == "herald")) | m(.deliveries_per_second)) as $herald
   | group_by(.target)
   | sort_by(.[0].target as $t | ["herald", "pushpin", "floor"] | index($t))[]
