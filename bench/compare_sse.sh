@@ -19,7 +19,8 @@ trap 'kill $herald; rm -rf "$dir" "$runs"' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8191/readyz >/dev/null && break; sleep 0.1; done
 
 # Pushpin 1.36's condure has crashed here as 1,000 subscribers disconnected at once (a panic in
-# its server.rs); peers.sh restarts it when it is not running, and says so.
+# its server.rs), which stops all of Pushpin: before each Pushpin run, peers.sh restarts it if it
+# is not running, and this says so.
 pushpin_pid=""
 pushpin_up() {
   bench/peers.sh pushpin >/dev/null

@@ -6,7 +6,7 @@
 //! then on, whatever is published to that channel through Pushpin's HTTP publish API
 //! (`POST /publish/` with an `http-stream` item) is written to every held connection.
 //!
-//! This module is both halves the generator needs: [`Backend`], a tiny GRIP backend that holds
+//! This module is both halves the generator needs: [`start_backend`], a tiny GRIP backend that holds
 //! every request on the bench topic, and [`Publisher`], which publishes each event. The frames
 //! are the floor's: `id: <n>\ndata: {"seq":<n>,"data":<data>}\n\n` for SSE, one JSON line for
 //! NDJSON, so the existing receive loop counts them and reads their timestamps unchanged.
@@ -44,7 +44,7 @@ pub async fn start_backend(
         .with_context(|| format!("cannot listen on {addr} for Pushpin's requests"))?;
     let answer = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ngrip-hold: stream\r\n\
-             grip-channel: {topic}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+         grip-channel: {topic}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
