@@ -47,8 +47,8 @@ run() { # target subscribers rate herald-publishers
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # Scenarios: subscribers, events/s offered, Herald's publishers. Pushpin and the floor always get
 # the generator's default 8 publishers.
-# - 1,000 x 3,000/s saturates every target. Herald gets 128 publishers: each waits for its fsync'd
-#   201, so with 8 its durable publish path, not its fan-out, sets the pace. Pushpin is already
+# - 1,000 x 3,000/s: more than Pushpin and the floor deliver here. Herald gets 128 publishers: each
+#   waits for its fsync'd 201, so with 8 its durable publish path, not its fan-out, sets the pace. Pushpin is already
 #   backlogged with 8, and its publish API (a new connection per publish) does worse with 128:
 #   10-11k deliveries/s instead of 80-160k. The floor's publishers do not wait for anything.
 # - 1,000 x 1,000/s, the figure quoted before, and 100 x 1,000/s, latency below capacity.
