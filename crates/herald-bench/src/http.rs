@@ -90,7 +90,7 @@ pub async fn publish(conn: &mut TcpStream, topic: &str, data: &str) -> anyhow::R
 }
 
 /// Reads up to and including the blank line that ends a response head.
-async fn read_head(stream: &mut TcpStream) -> anyhow::Result<String> {
+pub async fn read_head(stream: &mut TcpStream) -> anyhow::Result<String> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

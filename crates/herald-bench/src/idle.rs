@@ -33,8 +33,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     if !matches!(transport, Transport::StompWs | Transport::Sse) {
         bail!("the idle scenario takes --transport ws or --transport sse");
     }
-    let rss_before = args.server_pid.and_then(rss);
-    let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
+    let rss_before = args.server_pid().and_then(rss);
+    let cpu_before = (
+        cpu::used(None),
+        args.server_pid().map(|p| cpu::used(Some(p))),
+    );
     let open_since = Instant::now();
 
     // Open them all, a few hundred at a time; each open one gets a task that reads (and
@@ -79,14 +82,14 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let open_time = open_since.elapsed();
     let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), open_time);
     let server_cores = args
-        .server_pid
+        .server_pid()
         .zip(cpu_before.1)
         .map(|(pid, before)| cpu::cores(before, cpu::used(Some(pid)), open_time));
 
     // Hold them, then count what is still open and measure.
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let held = opened - closed.load(Ordering::Relaxed);
-    let rss_after = args.server_pid.and_then(rss);
+    let rss_after = args.server_pid().and_then(rss);
     let per_connection = match (rss_before, rss_after) {
         (Some(before), Some(after)) if held > 0 => {
             format!("{:.0}", after.saturating_sub(before) as f64 / held as f64)

@@ -1,6 +1,7 @@
 //! `herald-bench`: fan-out throughput and publish→receive latency over SSE or NDJSON, against a
 //! running Herald or against the floor: a bare Tokio server writing pre-encoded frames to the
 //! same sockets, so each Herald figure can be read as a fraction of what the machine allows.
+//! Peers are measured the same way: RabbitMQ Web-STOMP, and Pushpin (see `grip`).
 //!
 //! Everything is plain HTTP/1.1 over `TcpStream`, so the generator's own cost stays small.
 //!
@@ -10,6 +11,7 @@
 mod client;
 mod cpu;
 mod floor;
+mod grip;
 mod http;
 mod idle;
 mod latency;
@@ -40,9 +42,13 @@ struct Args {
     /// a cluster: subscribers are spread over the nodes in turn.
     #[arg(long = "addr", default_value = "127.0.0.1:8080")]
     addrs: Vec<SocketAddr>,
-    /// Where to publish (default: the first `--addr`), e.g. another node than the subscribers'.
+    /// Where to publish (default: the first `--addr`; for Pushpin, its publish API on
+    /// 127.0.0.1:5561), e.g. another node than the subscribers'.
     #[arg(long)]
     publish_addr: Option<SocketAddr>,
+    /// Where the GRIP backend listens for `--target pushpin` (Pushpin's route points there).
+    #[arg(long, default_value = "127.0.0.1:7998")]
+    grip_listen: SocketAddr,
     /// Herald's STOMP/TCP address, for `--transport stomp`.
     #[arg(long, default_value = "127.0.0.1:61613")]
     stomp_addr: SocketAddr,
@@ -69,9 +75,10 @@ struct Args {
     /// Measurement time, in seconds (after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// The server's process id, to report its CPU use beside the generator's.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to report its CPU use beside the generator's. Repeat it for a
+    /// server of several processes (Pushpin): their CPU use is summed.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -96,6 +103,13 @@ struct Args {
     sources: u64,
 }
 
+impl Args {
+    /// The (first) server process, for scenarios that watch one.
+    pub(crate) fn server_pid(&self) -> Option<u32> {
+        self.server_pids.first().copied()
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     /// N subscribers on one topic: deliveries/s and publish→receive latency.
@@ -115,6 +129,10 @@ enum Target {
     /// A RabbitMQ with Web-STOMP at `--addr` (`bench/peers.sh` sets one up): `--transport
     /// stomp-ws --ws-path /ws --stomp-login guest:guest`.
     Rabbitmq,
+    /// A Pushpin at `--addr` (`bench/peers.sh` sets one up on 127.0.0.1:7999), with
+    /// `--transport sse` or `ndjson`: the generator is its GRIP backend (`--grip-listen`) and
+    /// publishes through its HTTP API (`--publish-addr`, default 127.0.0.1:5561).
+    Pushpin,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,8 +172,16 @@ async fn main() -> anyhow::Result<()> {
             let floor = floor::Floor::start(args.transport).await?;
             (vec![floor.addr], Some(floor))
         }
+        Target::Pushpin => {
+            grip::start_backend(args.grip_listen, &topic, args.transport).await?;
+            (args.addrs.clone(), None)
+        }
     };
-    let publish_addr = args.publish_addr.unwrap_or(addrs[0]);
+    let publish_addr = match (args.publish_addr, args.target) {
+        (Some(addr), _) => addr,
+        (None, Target::Pushpin) => grip::PUBLISH_ADDR.parse()?,
+        (None, _) => addrs[0],
+    };
     let counters = Arc::new(Counters {
         deliveries: AtomicU64::new(0),
         samples: std::sync::Mutex::new(Vec::new()),
@@ -196,8 +222,11 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| args.rate / n + u64::from(i < args.rate % n))
         .filter(|&rate| rate > 0)
         .map(|rate| {
-            let via = match args.transport {
-                Transport::StompWs => Via::StompWs {
+            let via = match (args.target, args.transport) {
+                (Target::Pushpin, transport) => {
+                    Via::Pushpin(grip::Publisher::new(publish_addr, &topic, transport))
+                }
+                (_, Transport::StompWs) => Via::StompWs {
                     path: args.ws_path.clone(),
                     login: args.stomp_login.clone(),
                 },
@@ -218,15 +247,14 @@ async fn main() -> anyhow::Result<()> {
     counters.measuring.store(true, Ordering::Relaxed);
     let before = counters.deliveries.load(Ordering::Relaxed);
     let measured = Instant::now();
-    let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
+    let server_used = || -> Duration { args.server_pids.iter().map(|&p| cpu::used(Some(p))).sum() };
+    let cpu_before = (cpu::used(None), server_used());
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let delivered = counters.deliveries.load(Ordering::Relaxed) - before;
     let elapsed = measured.elapsed();
     let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), elapsed);
-    let server_cores = args
-        .server_pid
-        .zip(cpu_before.1)
-        .map(|(pid, before)| cpu::cores(before, cpu::used(Some(pid)), elapsed));
+    let server_cores =
+        (!args.server_pids.is_empty()).then(|| cpu::cores(cpu_before.1, server_used(), elapsed));
     counters.measuring.store(false, Ordering::Relaxed);
     for publisher in publishers {
         if publisher.is_finished() {
@@ -241,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
             Target::Herald => "herald",
             Target::Floor => "floor",
             Target::Rabbitmq => "rabbitmq",
+            Target::Pushpin => "pushpin",
         },
         match args.transport {
             Transport::Sse => "sse",
@@ -271,12 +300,14 @@ enum Via {
     Http,
     /// STOMP SEND on a WebSocket session.
     StompWs { path: String, login: Option<String> },
+    /// Pushpin's HTTP publish API, a connection per publish.
+    Pushpin(grip::Publisher),
 }
 
 /// Publishes `rate` events a second until aborted, each carrying its send time.
 async fn publish(
     addr: SocketAddr,
-    via: Via,
+    mut via: Via,
     floor: Option<floor::Floor>,
     topic: String,
     rate: u64,
@@ -284,9 +315,9 @@ async fn publish(
     start: Instant,
 ) -> anyhow::Result<()> {
     let padding = "x".repeat(size.saturating_sub(40));
-    let mut conn = match floor {
-        None => Some(TcpStream::connect(addr).await?),
-        Some(_) => None,
+    let mut conn = match (&floor, &via) {
+        (None, Via::Http | Via::StompWs { .. }) => Some(TcpStream::connect(addr).await?),
+        _ => None,
     };
     if let (Via::StompWs { path, login }, Some(conn)) = (&via, &mut conn) {
         *conn = http::open_stomp_ws(addr, path, login.as_deref()).await?;
@@ -297,6 +328,10 @@ async fn publish(
         tick.tick().await;
         let micros = start.elapsed().as_micros() as u64;
         let data = format!(r#"{{"ts":{micros},"pad":"{padding}"}}"#);
+        if let Via::Pushpin(publisher) = &mut via {
+            publisher.send(&data).await?;
+            continue;
+        }
         if let (Via::StompWs { .. }, Some(conn)) = (&via, &mut conn) {
             http::send_ws(conn, &topic, &data).await?;
             continue;

@@ -90,7 +90,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     shared.measuring.store(true, Ordering::Relaxed);
     let events_before = shared.acknowledged.load(Ordering::Relaxed);
     let requests_before = shared.requests.load(Ordering::Relaxed);
-    let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
+    let cpu_before = (
+        cpu::used(None),
+        args.server_pid().map(|p| cpu::used(Some(p))),
+    );
     let measured = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let elapsed = measured.elapsed();
@@ -98,7 +101,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let requests = shared.requests.load(Ordering::Relaxed) - requests_before;
     let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), elapsed);
     let server_cores = args
-        .server_pid
+        .server_pid()
         .zip(cpu_before.1)
         .map(|(pid, before)| cpu::cores(before, cpu::used(Some(pid)), elapsed));
     shared.measuring.store(false, Ordering::Relaxed);

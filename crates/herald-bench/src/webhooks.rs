@@ -96,7 +96,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .map(|i| received.per_subscription[i].load(Ordering::Relaxed))
         .collect();
     let published_before = published.load(Ordering::Relaxed);
-    let cpu_before = (cpu::used(None), args.server_pid.map(|p| cpu::used(Some(p))));
+    let cpu_before = (
+        cpu::used(None),
+        args.server_pid().map(|p| cpu::used(Some(p))),
+    );
     received.measuring.store(true, Ordering::Relaxed);
     let measured = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
@@ -105,7 +108,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let published_in_window = published.load(Ordering::Relaxed) - published_before;
     let generator_cores = cpu::cores(cpu_before.0, cpu::used(None), elapsed);
     let server_cores = args
-        .server_pid
+        .server_pid()
         .zip(cpu_before.1)
         .map(|(pid, before)| cpu::cores(before, cpu::used(Some(pid)), elapsed));
     let deltas: Vec<u64> = answering
