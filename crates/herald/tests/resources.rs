@@ -185,3 +185,38 @@ async fn silent_connections_oversized_input_and_floods_do_not_take_the_server_do
     let mut sse = Stream::open(&server.url, "/v1/sse?topic=calm&after=0", &[]).await;
     assert_eq!(sse.next_event().await.unwrap()["data"], 0);
 }
+
+/// A STOMP session over WebSocket, connected and subscribed but quiet, costs the server little
+/// memory (each one was 140 KiB when tungstenite reserved its default read buffer for each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_websocket_sessions_cost_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Process::serve(dir.path(), &[("HERALD_STORAGE__SYNC", "normal")]);
+    let pid = server.child.id();
+    // Warm up the paths a session takes, so the baseline holds their one-time allocations.
+    let mut first = common::stomp::Client::ws(&server.url, &["v12.stomp"])
+        .await
+        .0;
+    first.connect(&[]).await;
+    first.subscribe("s", "/topic/quiet", &[]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let baseline = rss_kib(pid);
+
+    let n = idle_budget().min(1000);
+    let mut sessions = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = common::stomp::Client::ws(&server.url, &["v12.stomp"])
+            .await
+            .0;
+        c.connect(&[]).await;
+        c.subscribe("s", "/topic/quiet", &[]).await;
+        sessions.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let per_session = rss_kib(pid).saturating_sub(baseline) * 1024 / n as u64;
+    assert!(
+        per_session < 48 * 1024,
+        "{per_session} bytes per idle WebSocket session ({n} sessions)"
+    );
+    well_behaved(&server.url, 2).await;
+}

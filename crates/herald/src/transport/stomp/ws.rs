@@ -67,6 +67,9 @@ pub async fn handler(
     };
     let ws = ws
         .protocols(SUBPROTOCOLS)
+        // tungstenite reserves its whole read buffer (128 KiB by default) for every connection;
+        // STOMP frames from clients are small, and a larger one still arrives in several reads.
+        .read_buffer_size(READ_BUFFER)
         // A message may carry a few frames; the decoder enforces the per-frame limit.
         .max_message_size(ctx.config.max_frame.saturating_mul(2));
     let offered = ws
@@ -84,6 +87,9 @@ pub async fn handler(
     };
     Ok(ws.on_upgrade(move |socket| connection(ctx, socket, offered, peer)))
 }
+
+/// Bytes read from a WebSocket at a time.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Most messages written before one flush.
 const MAX_BATCH: usize = 256;
