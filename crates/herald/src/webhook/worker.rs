@@ -6,6 +6,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -72,6 +73,10 @@ pub(super) struct Worker {
     batch: Vec<Arc<Event>>,
     batch_deadline: Option<Instant>,
     next_send: Option<Instant>,
+    /// This subscription's series of `herald_webhook_queue_depth` and
+    /// `herald_webhook_oldest_pending_seconds`, looked up once.
+    depth: Gauge,
+    oldest: Gauge,
 }
 
 impl Worker {
@@ -84,7 +89,16 @@ impl Worker {
     ) -> Result<Self, StoreError> {
         let queue = store.open_deliveries(&sub.id).await?.into();
         let follower = log.follow(patterns(&sub), Start::After(sub.cursor));
+        let labels = vec![("subscription", sub.id.clone())];
+        let depth = settings.metrics.queue_depth.get_or_create(&labels).clone();
+        let oldest = settings
+            .metrics
+            .oldest_pending
+            .get_or_create(&labels)
+            .clone();
         Ok(Self {
+            depth,
+            oldest,
             sub,
             log,
             store,
@@ -139,17 +153,13 @@ impl Worker {
     }
 
     /// Starts every attempt the subscription's limits allow now.
-    /// Publishes this subscription's queue depth and oldest pending age.
+    /// Publishes this subscription's queue depth and oldest pending age. The queue is in id
+    /// order, and ids grow with time, so the oldest is at the front.
     fn report(&self) {
-        let labels = vec![("subscription", self.sub.id.clone())];
-        let metrics = &self.settings.metrics;
-        metrics
-            .queue_depth
-            .get_or_create(&labels)
-            .set(self.queue.len() as i64);
-        let oldest = self.queue.iter().map(|d| d.created_ms).min();
+        self.depth.set(self.queue.len() as i64);
+        let oldest = self.queue.front().map(|d| d.created_ms);
         let age = oldest.map_or(0, |t| (now_ms() - t).max(0) / 1000);
-        metrics.oldest_pending.get_or_create(&labels).set(age);
+        self.oldest.set(age);
     }
 
     fn dispatch(&mut self) {
@@ -213,22 +223,35 @@ impl Worker {
         }
     }
 
-    /// When something next needs doing without outside input.
+    /// When something next needs doing without outside input: the earliest moment a waiting
+    /// delivery may start. With every slot taken, a finishing attempt wakes the worker instead.
     fn next_wake(&self) -> Option<Instant> {
         let mut wake = self.batch_deadline;
         let mut consider = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
-        if self.sub.state == State::Enabled {
-            let now = now_ms();
-            let waiting = self
-                .queue
-                .iter()
-                .filter(|d| !self.in_flight.contains(&d.id));
-            for d in waiting.take(if self.sub.spec.ordered { 1 } else { usize::MAX }) {
-                let due = d.next_attempt_ms.unwrap_or(0);
-                let at =
-                    Instant::now() + Duration::from_millis(due.saturating_sub(now).max(0) as u64);
-                consider(self.next_send.map_or(at, |t| t.max(at)));
+        let slots = if self.sub.spec.ordered {
+            1
+        } else {
+            self.sub.spec.max_in_flight as usize
+        };
+        if self.sub.state != State::Enabled || self.in_flight.len() >= slots {
+            return wake;
+        }
+        let (now, now_ms) = (Instant::now(), now_ms());
+        let waiting = self
+            .queue
+            .iter()
+            .filter(|d| !self.in_flight.contains(&d.id));
+        let mut earliest: Option<i64> = None;
+        for d in waiting.take(if self.sub.spec.ordered { 1 } else { usize::MAX }) {
+            let due = d.next_attempt_ms.unwrap_or(0);
+            earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            if due <= now_ms {
+                break; // nothing can be due sooner than now
             }
+        }
+        if let Some(due) = earliest {
+            let at = now + Duration::from_millis(due.saturating_sub(now_ms).max(0) as u64);
+            consider(self.next_send.map_or(at, |t| t.max(at)));
         }
         wake
     }
