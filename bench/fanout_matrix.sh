@@ -10,11 +10,11 @@ rounds="${1:-1}"
 bin="${HERALD_BIN:-target/release}"
 results=bench/results/fanout.jsonl
 mkdir -p bench/results
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 dir=$(mktemp -d)
 # 10,000 subscribers come from one address: lift the per-address cap for the run.
 HERALD_LIMITS__CONNECTIONS_PER_IP=100000 RUST_LOG=warn "$bin/herald" serve --dev \
-  --data-dir "$dir" --listen 127.0.0.1:8191 >/dev/null 2>&1 &
+  --data-dir "$dir" --listen 127.0.0.1:8191 --stomp-listen 127.0.0.1:0 >/dev/null 2>&1 &
 herald=$!
 trap 'kill $herald; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8191/readyz >/dev/null && break; sleep 0.1; done
@@ -23,7 +23,7 @@ run() { # target transport subscribers rate size
   local extra=()
   [ "$1" = herald ] && extra=(--addr 127.0.0.1:8191 --server-pid "$herald")
   "$bin/herald-bench" --json --target "$1" --transport "$2" --subscribers "$3" --rate "$4" \
-    --size "$5" --seconds 5 "${extra[@]}" | tee -a "$results"
+    --size "$5" --seconds 5 "${extra[@]}" | tee -a "$results" || echo "run failed: $*" >&2
 }
 for size in 100 4096; do
   for transport in sse ndjson stomp-ws; do

@@ -17,7 +17,7 @@ use base64::Engine;
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
 use crate::Transport;
@@ -38,7 +38,10 @@ pub struct Floor {
 impl Floor {
     /// Listens on a free loopback port.
     pub async fn start(transport: Transport) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        // A deep accept queue: 10,000 subscribers connect as fast as they can.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind("127.0.0.1:0".parse()?)?;
+        let listener = socket.listen(16_384)?;
         let floor = Self {
             addr: listener.local_addr()?,
             sender: broadcast::channel(4096).0,
