@@ -276,11 +276,7 @@ impl Queues {
                 for row in &rows {
                     q.held.remove(row);
                 }
-                let idle: Vec<u64> = if q.consumers.is_empty() {
-                    std::mem::take(&mut q.ready).into_keys().collect()
-                } else {
-                    Vec::new()
-                };
+                let idle = q.orphans();
                 drop(state);
                 self.release_later(queue, rows, true);
                 self.release_later(queue, idle, false);
@@ -367,13 +363,22 @@ impl Queues {
             let (Some(next), Some(queues)) = (next, queues.upgrade()) else {
                 return;
             };
-            match next {
-                Work::Claim(queue) => queues.claim(&queue).await,
-                Work::Release {
-                    queue,
-                    rows,
-                    handed_out,
-                } => queues.release(&queue, rows, handed_out).await,
+            // Take everything already asked for: releases go first, and a queue asked to claim
+            // many times (a SEND, an ACK each) is claimed for once.
+            let mut claims = std::collections::BTreeSet::new();
+            let mut first = Some(next);
+            while let Some(item) = first.take().or_else(|| work.try_recv().ok()) {
+                match item {
+                    Work::Claim(queue) => _ = claims.insert(queue),
+                    Work::Release {
+                        queue,
+                        rows,
+                        handed_out,
+                    } => queues.release(&queue, rows, handed_out).await,
+                }
+            }
+            for queue in claims {
+                queues.claim(&queue).await;
             }
         }
     }
@@ -404,11 +409,7 @@ impl Queues {
                 }
                 q.dispatch();
                 // Every consumer left while the claim ran: give the messages back.
-                if q.consumers.is_empty() {
-                    std::mem::take(&mut q.ready).into_keys().collect()
-                } else {
-                    Vec::new()
-                }
+                q.orphans()
             };
             if !orphans.is_empty() {
                 self.release(queue, orphans, false).await;
@@ -448,6 +449,15 @@ impl Queue {
             .map(|c| c.prefetch.saturating_sub(c.holding))
             .sum();
         free.saturating_sub(self.ready.len())
+    }
+
+    /// With no consumer left, takes the waiting messages (a cluster node gives them back).
+    fn orphans(&mut self) -> Vec<u64> {
+        if self.consumers.is_empty() {
+            std::mem::take(&mut self.ready).into_keys().collect()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Hands waiting messages to consumers with room, taking turns.

@@ -162,16 +162,21 @@ impl Worker {
         self.oldest.set(age);
     }
 
+    /// Attempts that may run at once: one for an ordered subscription.
+    fn slots(&self) -> usize {
+        if self.sub.spec.ordered {
+            1
+        } else {
+            self.sub.spec.max_in_flight as usize
+        }
+    }
+
     fn dispatch(&mut self) {
         if self.sub.state != State::Enabled {
             return;
         }
         let now = now_ms();
-        let max = if self.sub.spec.ordered {
-            1
-        } else {
-            self.sub.spec.max_in_flight as usize
-        };
+        let max = self.slots();
         for i in 0..self.queue.len() {
             if self.in_flight.len() >= max || (self.sub.spec.ordered && i > 0) {
                 break;
@@ -228,12 +233,7 @@ impl Worker {
     fn next_wake(&self) -> Option<Instant> {
         let mut wake = self.batch_deadline;
         let mut consider = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
-        let slots = if self.sub.spec.ordered {
-            1
-        } else {
-            self.sub.spec.max_in_flight as usize
-        };
-        if self.sub.state != State::Enabled || self.in_flight.len() >= slots {
+        if self.sub.state != State::Enabled || self.in_flight.len() >= self.slots() {
             return wake;
         }
         let (now, now_ms) = (Instant::now(), now_ms());
