@@ -11,22 +11,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
-herald_bin="${HERALD:-target/release/herald}"
-bench_bin="${BENCH:-target/release/herald-bench}"
-dir=$(mktemp -d)
-RUST_LOG=warn "$herald_bin" serve --dev --data-dir "$dir" --listen 127.0.0.1:8290 \
-  --stomp-listen 127.0.0.1:61790 >/dev/null 2>&1 &
-herald=$!
-trap 'kill $herald; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8290/readyz >/dev/null && break; sleep 0.1; done
-results="$dir/results.jsonl"
+. bench/herald.sh
+start_herald
+results=$(mktemp)
+trap 'stop_herald; rm -f "$results"' EXIT
 
 run() { # target transport subscribers rate seconds
   local args=(--json --target "$1" --transport "$2" --subscribers "$3" --rate "$4" --seconds "$5")
   if [ "$1" = herald ]; then
-    args+=(--addr 127.0.0.1:8290 --stomp-addr 127.0.0.1:61790 --server-pid "$herald")
+    args+=(--addr "$HTTP_ADDR" --stomp-addr "$STOMP_ADDR" --server-pid "$HERALD_PID")
   fi
-  "$bench_bin" "${args[@]}" | tee -a "$results"
+  "$BENCH" "${args[@]}" | tee -a "$results"
 }
 
 echo "load before: $(uptime)" >&2

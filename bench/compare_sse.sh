@@ -2,21 +2,16 @@
 # SSE fan-out: Herald, Pushpin and the floor, A B C interleaved, several rounds, then medians.
 # Usage: flock /tmp/bench.lock bench/compare_sse.sh [rounds] [sse|ndjson]
 #   (after cargo build --release and bench/peers.sh, which starts Pushpin on 127.0.0.1:7999).
-# HERALD and HERALD_BENCH name the binaries if they are not in target/release.
+# HERALD and BENCH name the binaries if they are not in target/release.
 # Prints one JSON line per run, then a Markdown table of the medians; docs/benchmarks.md quotes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
 transport="${2:-sse}"
-herald_bin="${HERALD:-target/release/herald}"
-bench_bin="${HERALD_BENCH:-target/release/herald-bench}"
+. bench/herald.sh
 runs=$(mktemp)
-dir=$(mktemp -d)
-RUST_LOG=warn "$herald_bin" serve --dev --data-dir "$dir" --listen 127.0.0.1:8191 \
-  --stomp-listen 127.0.0.1:61691 >/dev/null 2>&1 &
-herald=$!
-trap 'kill $herald; rm -rf "$dir" "$runs"' EXIT
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8191/readyz >/dev/null && break; sleep 0.1; done
+start_herald
+trap 'stop_herald; rm -f "$runs"' EXIT
 
 # Pushpin 1.36's condure has crashed here as 1,000 subscribers disconnected at once (a panic in
 # its server.rs), which stops all of Pushpin: before each Pushpin run, peers.sh restarts it if it
@@ -33,15 +28,15 @@ pushpin_up() {
 run() { # target subscribers rate herald-publishers
   local common=(--json --transport "$transport" --subscribers "$2" --rate "$3" --size 100 --seconds 5)
   case "$1" in
-    herald) "$bench_bin" "${common[@]}" --target herald --addr 127.0.0.1:8191 --server-pid "$herald" \
+    herald) "$BENCH" "${common[@]}" --target herald --addr "$HTTP_ADDR" --server-pid "$HERALD_PID" \
               --publishers "$4" ;;
     pushpin)
       pushpin_up
       # Pushpin is several processes (condure, zurl, pushpin-proxy, pushpin-handler): sum them.
       local pids=()
       for pid in $(pgrep -P "$pushpin_pid"); do pids+=(--server-pid "$pid"); done
-      "$bench_bin" "${common[@]}" --target pushpin --addr 127.0.0.1:7999 "${pids[@]}" ;;
-    floor) "$bench_bin" "${common[@]}" --target floor ;;
+      "$BENCH" "${common[@]}" --target pushpin --addr 127.0.0.1:7999 "${pids[@]}" ;;
+    floor) "$BENCH" "${common[@]}" --target floor ;;
   esac
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -5,19 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
-bin=target/release
-dir=$(mktemp -d)
-RUST_LOG=warn "$bin/herald" serve --dev --data-dir "$dir" --listen 127.0.0.1:8190 \
-  --stomp-listen 127.0.0.1:61690 >/dev/null 2>&1 &
-herald=$!
-trap 'kill $herald; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8190/readyz >/dev/null && break; sleep 0.1; done
+. bench/herald.sh
+start_herald
 
 run() { # target subscribers rate
   case "$1" in
-    herald) "$bin/herald-bench" --json --target herald --addr 127.0.0.1:8190 --transport stomp-ws \
+    herald) "$BENCH" --json --target herald --addr "$HTTP_ADDR" --transport stomp-ws \
               --subscribers "$2" --rate "$3" --seconds 5 ;;
-    rabbitmq) "$bin/herald-bench" --json --target rabbitmq --addr 127.0.0.1:15674 --transport stomp-ws \
+    rabbitmq) "$BENCH" --json --target rabbitmq --addr 127.0.0.1:15674 --transport stomp-ws \
               --ws-path /ws --stomp-login guest:guest --subscribers "$2" --rate "$3" --seconds 5 ;;
   esac
 }

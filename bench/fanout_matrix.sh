@@ -3,26 +3,22 @@
 # 10,000 subscribers; 100 B and 4 KB events; Herald and the floor interleaved (A B A B), each
 # run a fresh generator. Appends JSON lines to bench/results/fanout.jsonl and draws the charts
 # of docs/benchmarks.md into docs/img/ with herald-chart.
-# Usage: bench/fanout_matrix.sh [rounds] (after cargo build --release -p herald -p herald-bench)
+# Usage: bench/fanout_matrix.sh [rounds] (after cargo build --release -p herald -p herald-bench;
+# HERALD and BENCH name other binaries, see bench/herald.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-1}"
-bin="${HERALD_BIN:-target/release}"
+. bench/herald.sh
 results=bench/results/fanout.jsonl
 mkdir -p bench/results
 ulimit -n "$(ulimit -Hn)"
-dir=$(mktemp -d)
 # 10,000 subscribers come from one address: lift the per-address cap for the run.
-HERALD_LIMITS__CONNECTIONS_PER_IP=100000 RUST_LOG=warn "$bin/herald" serve --dev \
-  --data-dir "$dir" --listen 127.0.0.1:8191 --stomp-listen 127.0.0.1:0 >/dev/null 2>&1 &
-herald=$!
-trap 'kill $herald; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8191/readyz >/dev/null && break; sleep 0.1; done
+start_herald HERALD_LIMITS__CONNECTIONS_PER_IP=100000
 
 run() { # target transport subscribers rate size
   local extra=()
-  [ "$1" = herald ] && extra=(--addr 127.0.0.1:8191 --server-pid "$herald")
-  "$bin/herald-bench" --json --target "$1" --transport "$2" --subscribers "$3" --rate "$4" \
+  [ "$1" = herald ] && extra=(--addr "$HTTP_ADDR" --server-pid "$HERALD_PID")
+  "$BENCH" --json --target "$1" --transport "$2" --subscribers "$3" --rate "$4" \
     --size "$5" --seconds 5 "${extra[@]}" | tee -a "$results" || echo "run failed: $*" >&2
 }
 for size in 100 4096; do
@@ -38,4 +34,4 @@ for size in 100 4096; do
     done
   done
 done
-"$bin/herald-chart" --out docs/img "$results"
+"$(dirname "$BENCH")/herald-chart" --out docs/img "$results"
